@@ -1,0 +1,142 @@
+"""Summaries of results files: a table per run, JSON, and a PNG of accuracy against tokens.
+
+Every number comes from the lines' `correct` flags and the engine's Usage counters, computed the same
+way for every method.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..errors import DataError
+from .harness import read_results
+
+FIELDS = ("n", "accuracy", "ci95", "mean_generated_tokens", "mean_peak_tokens", "mean_dep",
+          "mean_forward_tokens", "mean_latency_s")
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval: well-behaved at 0% and 100% and for small n, unlike the normal one."""
+    if n == 0:
+        return 0.0, 0.0
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """One summary per run, in order of first appearance."""
+    runs: dict[str, list[dict]] = {}
+    for r in rows:
+        runs.setdefault(r["run_id"], []).append(r)
+    out = []
+    for run_id, rs in runs.items():
+        n = len(rs)
+        k = sum(bool(r["correct"]) for r in rs)
+        lo, hi = wilson(k, n)
+
+        def mean(key: str) -> float:
+            return sum(float(r["usage"].get(key, 0)) for r in rs) / n
+
+        first = rs[0]
+        out.append({
+            "run_id": run_id, "method": first["method"], "task": first["task"], "split": first.get("split"),
+            "model": first["model"], "settings": first.get("settings", {}), "seed": first.get("seed"),
+            "n": n, "accuracy": k / n, "ci95": [lo, hi],
+            "mean_generated_tokens": mean("generated_tokens"), "mean_peak_tokens": mean("peak_tokens"),
+            "mean_dep": mean("dep"), "mean_forward_tokens": mean("forward_tokens"),
+            "mean_latency_s": mean("wall_time_s"),
+        })
+    return out
+
+
+def load_summaries(paths: list[Path]) -> list[dict]:
+    rows = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise DataError(p, "no such results file")
+        got = read_results(p)
+        if not got:
+            raise DataError(p, "holds no results lines")
+        for i, r in enumerate(got, start=1):
+            missing = [k for k in ("run_id", "method", "task", "model", "correct", "usage", "problem_id") if k not in r]
+            if missing:
+                raise DataError(p, f"results line lacks field(s) {', '.join(missing)}", line=i)
+        rows += got
+    return summarise(rows)
+
+
+def console():
+    """A console wide enough for the table even when output is piped (rich assumes 80 columns then)."""
+    import shutil
+
+    from rich.console import Console
+
+    return Console(width=max(140, shutil.get_terminal_size((140, 24)).columns))
+
+
+def render_table(summaries: list[dict], title: str = "leanthink results"):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("method", "task", "model", "n", "accuracy (95% CI)", "gen tokens", "peak", "Dep", "forward",
+                "latency s"):
+        table.add_column(col, justify="right" if col not in ("method", "task", "model") else "left")
+    for s in summaries:
+        task = s["task"] + (f"/{s['split']}" if s.get("split") else "")
+        table.add_row(s["method"], task, s["model"], str(s["n"]),
+                      f"{s['accuracy']:.1%} [{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}]",
+                      f"{s['mean_generated_tokens']:.1f}", f"{s['mean_peak_tokens']:.1f}",
+                      f"{s['mean_dep']:.0f}", f"{s['mean_forward_tokens']:.1f}", f"{s['mean_latency_s']:.3f}")
+    return table
+
+
+def markdown_table(summaries: list[dict]) -> str:
+    head = "| method | task | model | n | accuracy [95% CI] | gen tokens | peak | Dep | forward | latency s |\n"
+    head += "|---|---|---|---|---|---|---|---|---|---|\n"
+    for s in summaries:
+        task = s["task"] + (f"/{s['split']}" if s.get("split") else "")
+        head += (f"| {s['method']} | {task} | {s['model']} | {s['n']} | {s['accuracy']:.1%} "
+                 f"[{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}] | {s['mean_generated_tokens']:.1f} | "
+                 f"{s['mean_peak_tokens']:.1f} | {s['mean_dep']:.0f} | {s['mean_forward_tokens']:.1f} | "
+                 f"{s['mean_latency_s']:.3f} |\n")
+    return head
+
+
+def plot_accuracy_vs_tokens(summaries: list[dict], path: Path) -> Path:
+    """Accuracy (with its 95% CI) against mean generated tokens, one point per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    groups: dict[str, list[dict]] = {}
+    for s in summaries:
+        groups.setdefault(s["task"] + (f"/{s['split']}" if s.get("split") else ""), []).append(s)
+    markers = "osD^vP*X"
+    for gi, (task, ss) in enumerate(groups.items()):
+        for s in ss:
+            acc, (lo, hi) = s["accuracy"], s["ci95"]
+            ax.errorbar(s["mean_generated_tokens"], acc, yerr=[[max(0.0, acc - lo)], [max(0.0, hi - acc)]], fmt=markers[gi % len(markers)],
+                        capsize=3, label=f"{s['method']} · {task}")
+            ax.annotate(s["method"], (s["mean_generated_tokens"], acc), textcoords="offset points", xytext=(5, 4),
+                        fontsize=8)
+    ax.set_xlabel("mean generated tokens per problem")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xscale("symlog", linthresh=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title("accuracy vs generated tokens (95% Wilson CI)")
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+    return path

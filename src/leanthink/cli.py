@@ -1,0 +1,248 @@
+"""The `leanthink` command line: train, eval, report, demo (and `concepts`, a separate module).
+
+Flags map onto the frozen settings dataclasses; user errors become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import typing
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import LeanthinkError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Cheaper inference for reasoning language models, measured.")
+
+
+def _mount_concepts() -> None:
+    try:
+        from .concepts.cli import app as concepts_app
+    except ImportError:  # the module is optional; the rest of the CLI works without it
+        return
+    app.add_typer(concepts_app, name="concepts", help="Concept-Centric Transformers (interpretable concepts).")
+
+
+_mount_concepts()
+
+
+def _parse_setting(cls, key: str, raw: str):
+    hints = typing.get_type_hints(cls)
+    kind = hints.get(key, str)
+    base = typing.get_args(kind)[0] if typing.get_origin(kind) in (typing.Union, getattr(__import__("types"), "UnionType", None)) else kind
+    try:
+        if base is bool:
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1", "yes")
+        if base in (int, float):
+            return base(raw)
+    except ValueError:
+        raise LeanthinkError(f"--set {key}={raw}: expected a {base.__name__}") from None
+    return raw
+
+
+def method_settings(method: str, sets: list[str], **common) -> dict:
+    """Settings for `method` from the common flags it supports and `--set key=value` pairs."""
+    from .methods import method_class
+
+    cls = method_class(method)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    settings = {}
+    for key, value in common.items():
+        if value is None:
+            continue
+        if key not in fields:
+            raise LeanthinkError(f"--{key.replace('_', '-')} does not apply to method {method!r} "
+                                 f"(its settings: {', '.join(sorted(fields)) or 'none'})")
+        settings[key] = value
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise LeanthinkError(f"--set {item!r}: expected KEY=VALUE")
+        if key not in fields:
+            raise LeanthinkError(f"--set {key}: method {method!r} has no such setting (its settings: "
+                                 f"{', '.join(sorted(fields)) or 'none'})")
+        settings[key] = _parse_setting(cls, key, raw)
+    return settings
+
+
+@app.command("eval")
+def eval_cmd(
+    task: str = typer.Option(..., help="Task: arith, prosqa, gsm8k, math500, aime."),
+    method: str = typer.Option("cot", help="Method: cot, direct, reference."),
+    model: str = typer.Option("builtin:arith", help="builtin:NAME or a Hugging Face model directory."),
+    out: Path = typer.Option(Path("results/eval.jsonl"), help="Results file (JSONL; appended, resumable)."),
+    split: Optional[str] = typer.Option(None, help="Generated split (arith: easy, hard; prosqa: small, ...)."),
+    data: Optional[Path] = typer.Option(None, help="Data file (JSONL/JSON) instead of a generated split."),
+    limit: Optional[int] = typer.Option(None, help="Only the first N problems."),
+    seed: int = typer.Option(0, help="Seed of generated splits and of sampling."),
+    max_new_tokens: Optional[int] = typer.Option(None, help="Token budget per problem."),
+    temperature: Optional[float] = typer.Option(None, help="Sampling temperature (0 = greedy)."),
+    batch_size: Optional[int] = typer.Option(None, help="Problems decoded together."),
+    set_: list[str] = typer.Option([], "--set", help="Other method settings, KEY=VALUE (repeatable)."),
+    prompt_style: Optional[str] = typer.Option(None, help="plain, chat or completion (default: from the model)."),
+    instruction: Optional[str] = typer.Option(None, help="Replace the CoT instruction of chat/completion prompts."),
+    device: str = typer.Option("auto", help="cpu, cuda, cuda:1, ... (auto: cuda when available)."),
+    dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+):
+    """Run METHOD on TASK and append one JSON line per problem to OUT (re-run to resume)."""
+    from .bench.harness import RunInfo, run
+    from .bench.report import render_table, summarise
+    from .tasks import get_task
+
+    if limit is not None and limit < 1:
+        raise LeanthinkError(f"--limit must be a positive integer, got {limit}")
+    if data is not None and not data.exists():
+        raise LeanthinkError(f"--data {data}: no such file")
+    settings = method_settings(method, set_, max_new_tokens=max_new_tokens, temperature=temperature,
+                               batch_size=batch_size, **({"seed": seed} if _has_field(method, "seed") else {}))
+    from .methods import get_method
+
+    m = get_method(method, **settings)
+    t = get_task(task)
+    problems = t.load(split=split, data=data, limit=limit, seed=seed)
+    if not problems:
+        raise LeanthinkError(f"task {task!r} gave no problems (check --data/--split/--limit)")
+    engine = _engine_for(method, model, prompt_style, instruction, device, dtype)
+    info = RunInfo(task=task, split=split, data=str(data) if data else None, method=method, settings=m.settings(),
+                   model=model if method != "reference" else "none", model_hash=engine.model_hash, seed=seed, prompt_style=engine.prompt_style.name)
+    rows = run(m, engine, t, problems, info, out, chunk_size=getattr(m, "batch_size", 16), progress=progress)
+    from .bench.report import console
+
+    console().print(render_table(summarise(rows), title=f"{out}"))
+
+
+def _has_field(method: str, name: str) -> bool:
+    from .methods import method_class
+
+    return name in {f.name for f in dataclasses.fields(method_class(method))}
+
+
+class _NoModel:
+    """Stand-in engine for methods that run no model (`reference`)."""
+
+    name, model_hash, tokenizer = "none", "", None
+
+    def __init__(self, style):
+        self.prompt_style = style
+
+
+def _engine_for(method: str, model: str, prompt_style, instruction, device, dtype):
+    from .engine.hf import load_engine
+    from .prompting import COT_INSTRUCTION, PromptStyle
+
+    options = {"cot_instruction": instruction} if instruction else {}
+    if method == "reference":
+        return _NoModel(PromptStyle(prompt_style or "plain", **options))
+    return load_engine(model, device=device, dtype=dtype, prompt_style=prompt_style, **options)
+
+
+@app.command()
+def report(
+    results: list[Path] = typer.Argument(..., help="Results files written by `leanthink eval`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summaries as JSON."),
+    png: Optional[Path] = typer.Option(None, help="Where to write the accuracy-vs-tokens PNG "
+                                                  "(default: next to the first results file)."),
+    markdown: Optional[Path] = typer.Option(None, help="Also write the table as Markdown here."),
+):
+    """Table per run (accuracy with 95% CI, tokens, Peak, Dep, forward tokens, latency) and a PNG."""
+    from .bench.report import FIELDS, load_summaries, markdown_table, plot_accuracy_vs_tokens, render_table
+
+    summaries = load_summaries(results)
+    png = png or results[0].with_suffix(".png")
+    plot_accuracy_vs_tokens(summaries, png)
+    if markdown:
+        markdown.write_text(markdown_table(summaries))
+    if as_json:
+        keep = ("run_id", "method", "task", "split", "model", "settings", "seed") + FIELDS
+        typer.echo(json.dumps([{k: s[k] for k in keep} for s in summaries], indent=2))
+        return
+    from .bench.report import console
+
+    console().print(render_table(summaries))
+    console().print(f"plot: {png}")
+
+
+@app.command()
+def train(
+    task: str = typer.Option("arith", help="Task whose generator gives training problems."),
+    split: str = typer.Option("train", help="Generated split, or a curriculum 'SPLIT:STEPS,SPLIT:STEPS'."),
+    out: Path = typer.Option(Path("runs/model"), help="Output checkpoint directory (resumes if it holds a run)."),
+    size: str = typer.Option("tiny", help="micro, tiny (~3M) or small (~25M)."),
+    init: Optional[str] = typer.Option(None, help="Start from this checkpoint instead of a new model."),
+    steps: int = typer.Option(1500, help="Optimiser steps (without stages in --split)."),
+    batch_size: int = typer.Option(48),
+    lr: float = typer.Option(2e-3),
+    direct_fraction: float = typer.Option(0.2, help="Share of direct-answer examples."),
+    eval_every: int = typer.Option(250),
+    eval_split: str = typer.Option("easy"),
+    eval_limit: int = typer.Option(100),
+    seed: int = typer.Option(0),
+    threads: Optional[int] = typer.Option(None),
+    compile: bool = typer.Option(True, help="torch.compile the training forward."),
+    progress: bool = typer.Option(True),
+):
+    """SFT a built-in reasoner on generated CoT traces; writes a Hugging Face directory."""
+    from .train.sft import SFTConfig
+    from .train.sft import train as run_train
+
+    cfg = SFTConfig(task=task, split=split, out=str(out), size=size, init=init, steps=steps, batch_size=batch_size,
+                    lr=lr, direct_fraction=direct_fraction, eval_every=eval_every, eval_split=eval_split,
+                    eval_limit=eval_limit, seed=seed, threads=threads, compile=compile)
+    path = run_train(cfg, progress=progress)
+    typer.echo(f"saved {path}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("results/demo.jsonl"), help="Results file."),
+    limit: int = typer.Option(100, help="Problems per task and method."),
+    progress: bool = typer.Option(True),
+):
+    """The built-in reasoners on their tasks, `direct` vs `cot`: a table and a PNG."""
+    from .bench.demo import run_demo
+
+    run_demo(out, limit=limit, progress=progress)
+
+
+@app.command("build-tokenizer")
+def build_tokenizer(out: Optional[Path] = typer.Option(None, help="Default: the package's built-in tokenizer.")):
+    """Rebuild the built-in tokenizer (byte-level BPE) from generated task text."""
+    from .models.registry import TOKENIZER_DIR
+    from .models.tokenizer import builtin_corpus, train_tokenizer
+
+    tok = train_tokenizer(builtin_corpus(), vocab_size=1024)
+    tok.save_pretrained(out or TOKENIZER_DIR)
+    typer.echo(f"saved {out or TOKENIZER_DIR} ({len(tok)} tokens)")
+
+
+@app.command()
+def models():
+    """List the built-in checkpoints."""
+    from .models.registry import BUILTIN_MODELS, builtin_names, read_meta
+
+    for name in builtin_names():
+        meta = read_meta(BUILTIN_MODELS / name)
+        typer.echo(f"builtin:{name}\ttask={meta.get('task')}\ttrain_time_s={meta.get('train_time_s')}")
+
+
+def main() -> None:
+    try:
+        app()
+    except LeanthinkError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: results written so far are kept; re-run the same command to resume", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

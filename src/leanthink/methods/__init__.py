@@ -1,0 +1,42 @@
+"""Methods by name: `get_method("cot", **settings)`."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+from ..errors import LeanthinkError
+from .base import Method, Result
+
+_REGISTRY: dict[str, str] = {
+    "cot": "leanthink.methods.basic:CoT",
+    "direct": "leanthink.methods.basic:Direct",
+    "reference": "leanthink.methods.basic:Reference",
+}
+
+
+def method_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def method_class(name: str) -> type[Method]:
+    if name not in _REGISTRY:
+        raise LeanthinkError(f"unknown method {name!r}; choose one of: {', '.join(method_names())}")
+    module, cls = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def get_method(name: str, **settings) -> Method:
+    """A method instance; unknown settings are an error (never silently ignored)."""
+    cls = method_class(name)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in settings.items():
+        if key not in known:
+            raise LeanthinkError(f"method {name!r} has no setting {key!r}; its settings: {', '.join(known) or 'none'}")
+    try:
+        return cls(**settings)
+    except (TypeError, ValueError) as e:
+        raise LeanthinkError(f"method {name!r}: {e}") from e
+
+
+__all__ = ["Method", "Result", "get_method", "method_names", "method_class"]

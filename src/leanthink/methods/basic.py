@@ -1,0 +1,76 @@
+"""The three methods every comparison starts from: `cot`, `direct` and `reference`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..engine.base import SamplingParams
+from ..engine.usage import Usage
+from ..errors import LeanthinkError
+from .base import Method, Result
+
+
+@dataclass(frozen=True)
+class _Generate(Method):
+    """One sampled (by default greedy) generation per problem, from the prompt of `mode`."""
+
+    max_new_tokens: int = 512
+    """Cap on generated tokens per problem."""
+    temperature: float = 0.0
+    """0 = greedy."""
+    top_p: float = 1.0
+    batch_size: int = 16
+    """Problems decoded together in one batch."""
+    seed: int = 0
+
+    mode = "cot"
+
+    def __post_init__(self):
+        if self.max_new_tokens < 1:
+            raise LeanthinkError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.batch_size < 1:
+            raise LeanthinkError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    def solve(self, engine, task, problems):
+        style = engine.prompt_style
+        prefix = style.response_prefix(self.mode)
+        params = SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature,
+                                top_p=self.top_p)
+        results = []
+        for start in range(0, len(problems), self.batch_size):
+            chunk = problems[start:start + self.batch_size]
+            prompts = [style.render(p, self.mode, engine.tokenizer) for p in chunk]
+            seqs = engine.prefill(prompts, seed=self.seed + start)
+            completions = engine.extend(seqs, params)
+            for p, c, u in zip(chunk, completions, engine.usage(seqs)):
+                results.append(Result(problem_id=p.id, output=prefix + c.text, usage=u,
+                                      trace={"finish_reason": c.finish_reason}))
+        return results
+
+
+@dataclass(frozen=True)
+class CoT(_Generate):
+    """Reason step by step, then answer."""
+
+    name = "cot"
+    mode = "cot"
+
+
+@dataclass(frozen=True)
+class Direct(_Generate):
+    """Answer without reasoning."""
+
+    name = "direct"
+    mode = "direct"
+    max_new_tokens: int = 64
+
+
+@dataclass(frozen=True)
+class Reference(Method):
+    """Answer with the dataset's own gold solution: checks extraction and grading end to end. It runs
+    no model, so its usage is zero."""
+
+    name = "reference"
+
+    def solve(self, engine, task, problems):
+        return [Result(problem_id=p.id, output=task.reference_output(p), usage=Usage()) for p in problems]

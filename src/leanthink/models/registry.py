@@ -1,0 +1,101 @@
+"""Where models live: built-in names, directories, validation, saving.
+
+`builtin:NAME` resolves to a checkpoint shipped in the package (src/leanthink/assets/models/NAME);
+anything else is a path to a Hugging Face directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..errors import LeanthinkError
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+BUILTIN_MODELS = ASSETS / "models"
+TOKENIZER_DIR = ASSETS / "tokenizer"
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.pth", "model.ckpt")
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.name for p in BUILTIN_MODELS.iterdir() if (p / "config.json").exists()) if BUILTIN_MODELS.exists() else []
+
+
+def resolve_model(spec: str) -> Path:
+    """The checkpoint directory that `spec` names, validated: it exists, has config.json and
+    safetensors weights (pickle checkpoints are refused: loading them can run arbitrary code)."""
+    if spec.startswith("builtin:"):
+        name = spec.split(":", 1)[1]
+        path = BUILTIN_MODELS / name
+        if not (path / "config.json").exists():
+            raise LeanthinkError(f"unknown built-in model {spec!r}; available: "
+                                 f"{', '.join('builtin:' + n for n in builtin_names()) or 'none'}")
+        return path
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise LeanthinkError(f"model directory {spec!r} does not exist (give a Hugging Face model directory "
+                             f"or builtin:NAME, one of: {', '.join(builtin_names()) or 'none'})")
+    if not path.is_dir():
+        raise LeanthinkError(f"model {spec!r} is a file; give the Hugging Face model directory that holds it")
+    if not (path / "config.json").exists():
+        raise LeanthinkError(f"model directory {spec!r} has no config.json: not a Hugging Face model directory")
+    if not any((path / f).exists() for f in WEIGHT_FILES) and not list(path.glob("model-*.safetensors")):
+        pickles = [f for f in PICKLE_FILES if (path / f).exists()]
+        if pickles:
+            raise LeanthinkError(f"model directory {spec!r} holds only a pickle checkpoint ({pickles[0]}); "
+                                 "convert it to model.safetensors (pickles can run arbitrary code on load)")
+        raise LeanthinkError(f"model directory {spec!r} has no model.safetensors weights")
+    return path
+
+
+def model_hash(directory: Path) -> str:
+    """A short content hash of a checkpoint: config plus the weights' bytes (first and last MiB and
+    size of each weight file, so multi-GB models hash in milliseconds)."""
+    h = hashlib.sha256()
+    h.update((directory / "config.json").read_bytes())
+    for f in sorted(directory.glob("*.safetensors")):
+        size = f.stat().st_size
+        h.update(f.name.encode() + str(size).encode())
+        with open(f, "rb") as fh:
+            h.update(fh.read(1 << 20))
+            if size > 2 << 20:
+                fh.seek(-(1 << 20), os.SEEK_END)
+                h.update(fh.read())
+    return h.hexdigest()[:16]
+
+
+def read_meta(directory: Path) -> dict:
+    f = directory / "leanthink.json"
+    return json.loads(f.read_text()) if f.exists() else {}
+
+
+def builtin_tokenizer():
+    from transformers import AutoTokenizer
+
+    if not (TOKENIZER_DIR / "tokenizer.json").exists():
+        raise LeanthinkError(f"built-in tokenizer missing at {TOKENIZER_DIR}; run `leanthink build-tokenizer`")
+    return AutoTokenizer.from_pretrained(TOKENIZER_DIR)
+
+
+def save_checkpoint(model, tokenizer, out: Path, meta: dict, dtype=None) -> None:
+    """Write a Hugging Face directory atomically: build it beside `out`, then swap it in (a resume/
+    folder already inside `out` is carried over)."""
+    import torch
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    model.to(dtype or torch.bfloat16).save_pretrained(tmp, safe_serialization=True)
+    model.to(torch.float32)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "leanthink.json").write_text(json.dumps(meta, indent=2))
+    if (out / "resume").exists():
+        shutil.move(str(out / "resume"), tmp / "resume")
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)

@@ -1,0 +1,143 @@
+"""`arith`: synthetic multi-step arithmetic chains, deterministic by seed.
+
+A problem defines variables one per clause, each from an earlier one by a single operation, and asks
+for the last one on the chain:
+
+    question: "x=47. k=x+8. m=k-5. q=m*2. What is q?"
+    steps:    "k=47+8=55", "m=55-5=50", "q=50*2=100"   (one per line), then "Answer: 100"
+
+Why this design: every step is the same small skill (look up the defining clause of the next
+variable by name, copy the previous result, apply one +, - or * with a one-digit operand, values kept
+in [0, max_value]), so a tiny transformer learns single steps almost perfectly and difficulty comes
+from chain length: a chain is right only if every step is. Variable names are random letters, so the
+lookup is by content, not by position. Distractors are extra clauses that hang off the chain but are
+not needed for the asked variable; the gold steps skip them.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..errors import LeanthinkError
+from .base import Problem, Task
+from .grading_numeric import numbers_equal
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class ArithConfig:
+    """Knobs of the generator."""
+
+    min_steps: int = 1
+    """Fewest operations on the chain to the asked variable."""
+    max_steps: int = 3
+    """Most operations on the chain (at most 20: variables are distinct letters)."""
+    max_value: int = 99
+    """Every intermediate value stays in [0, max_value]."""
+    max_operand: int = 9
+    """Operands are drawn from [1, max_operand]."""
+    distractors: int = 0
+    """Extra clauses, not needed for the answer, mixed into the question."""
+    ops: str = "+-*"
+    """Operations to draw from."""
+
+    def validate(self) -> "ArithConfig":
+        if not 1 <= self.min_steps <= self.max_steps <= 20:
+            raise LeanthinkError(f"arith: need 1 <= min_steps <= max_steps <= 20, got {self.min_steps}..{self.max_steps}")
+        if self.max_value < 10 or self.max_operand < 1 or self.max_operand > self.max_value:
+            raise LeanthinkError("arith: need max_value >= 10 and 1 <= max_operand <= max_value")
+        if not 0 <= self.distractors <= 5:
+            raise LeanthinkError(f"arith: distractors must be in [0, 5], got {self.distractors}")
+        if not self.ops or set(self.ops) - set("+-*"):
+            raise LeanthinkError(f"arith: ops must be a non-empty subset of '+-*', got {self.ops!r}")
+        return self
+
+
+#: Named splits. `easy` is short chains (the reasoner's sanity check), `hard` long chains where a
+#: small reasoner's greedy CoT lands in the middle (headroom for search); `train` spans both.
+SPLITS: dict[str, ArithConfig] = {
+    "easy": ArithConfig(min_steps=1, max_steps=3),
+    "hard": ArithConfig(min_steps=10, max_steps=12),
+    "train": ArithConfig(min_steps=1, max_steps=12),
+}
+
+#: Seeds of the evaluation splits are offset so no evaluation problem is drawn from a training seed.
+EVAL_SEED_OFFSET = 1_000_003
+
+
+def _apply(value: int, op: str, operand: int) -> int:
+    return value + operand if op == "+" else value - operand if op == "-" else value * operand
+
+
+def _draw_op(rng: random.Random, value: int, cfg: ArithConfig) -> tuple[str, int]:
+    """A random operation whose result stays in [0, max_value], uniform over the valid ones."""
+    valid = [(op, k) for op in cfg.ops for k in range(1 if op != "*" else 2, cfg.max_operand + 1)
+             if 0 <= _apply(value, op, k) <= cfg.max_value]
+    if not valid:
+        raise LeanthinkError(f"arith: no operation in {cfg.ops!r} keeps {value} within [0, {cfg.max_value}]")
+    # draw the operation first, then its operand, so +, - and * stay equally likely
+    op = rng.choice(sorted({op for op, _ in valid}))
+    return rng.choice([v for v in valid if v[0] == op])
+
+
+def generate(cfg: ArithConfig, rng: random.Random) -> tuple[str, list[str], int]:
+    """One problem: (question, gold steps, answer)."""
+    n = rng.randint(cfg.min_steps, cfg.max_steps)
+    names = rng.sample(_LETTERS, n + 1 + cfg.distractors)
+    chain, extra = names[: n + 1], names[n + 1:]
+    value = rng.randint(0, cfg.max_value)
+    clauses = [(chain[0], f"{chain[0]}={value}")]
+    steps, values = [], {chain[0]: value}
+    for prev, var in zip(chain, chain[1:]):
+        op, operand = _draw_op(rng, values[prev], cfg)
+        new = _apply(values[prev], op, operand)
+        clauses.append((var, f"{var}={prev}{op}{operand}"))
+        steps.append(f"{var}={values[prev]}{op}{operand}={new}")
+        values[var] = new
+    # distractors hang off a random chain variable and are placed after it, so the question still
+    # reads top to bottom; they never feed the asked variable.
+    for var in extra:
+        src = rng.randrange(len(chain))
+        op, operand = _draw_op(rng, values[chain[src]], cfg)
+        pos = rng.randint(src + 1, len(clauses))
+        clauses.insert(pos, (var, f"{var}={chain[src]}{op}{operand}"))
+    question = ". ".join(c for _, c in clauses) + f". What is {chain[-1]}?"
+    return question, steps, values[chain[-1]]
+
+
+class ArithTask(Task):
+    name = "arith"
+    splits = tuple(SPLITS)
+    answer_kind = "number"
+
+    def __init__(self, config: ArithConfig | None = None):
+        self.config = config
+
+    def load(self, split: str | None = None, data: Path | None = None, limit: int | None = None,
+             seed: int = 0) -> list[Problem]:
+        if data is not None:
+            raise LeanthinkError("arith is generated, it reads no --data file; choose --split "
+                                 f"({', '.join(SPLITS)})")
+        split = split or "easy"
+        if self.config is None and split not in SPLITS:
+            raise LeanthinkError(f"arith: unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        cfg = (self.config or SPLITS[split]).validate()
+        n = 500 if limit is None else limit
+        # train problems come from the seed itself, evaluation splits from an offset seed
+        base = seed if split == "train" else seed + EVAL_SEED_OFFSET
+        rng = random.Random(f"arith/{split}/{base}")
+        out = []
+        for i in range(n):
+            question, steps, answer = generate(cfg, rng)
+            out.append(Problem(id=f"arith-{split}-{seed}-{i}", question=question, answer=str(answer),
+                               steps=tuple(steps), meta={"n_steps": len(steps)}))
+        return out
+
+    def grade(self, predicted: str | None, problem: Problem) -> bool:
+        return numbers_equal(predicted, problem.answer)
+
+    def with_config(self, **changes) -> "ArithTask":
+        return ArithTask(replace(self.config or SPLITS["easy"], **changes))

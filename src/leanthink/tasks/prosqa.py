@@ -1,0 +1,210 @@
+"""`prosqa`: graph reachability questions (Coconut's ProsQA), from the real file or generated.
+
+    question: "Every terpus is a brimpus. Tom is a terpus. ... Every brimpus is a lempus.
+               Is Tom a lempus or scrompus?"
+    answer:   "lempus"  (the full sentence "Tom is a lempus." is in meta["answer_sentence"])
+    steps:    "Tom is a terpus.", "Every terpus is a brimpus.", "Every brimpus is a lempus."
+
+Generated splits (see prosqa_gen.py for the construction and docs/prosqa.md for their statistics)
+form a curriculum over graph size: `small` (6-10 nodes, paths of 1-3 edges), `medium` (12-17 nodes,
+2-4 edges) and `full` (the real file's sizes). Seed convention, as in `arith`: the plain names are
+evaluation splits, drawn from `seed + EVAL_SEED_OFFSET`; `train-small`, `train-medium` and
+`train-full` are the same generators drawn from `seed` itself, so no training problem is an
+evaluation problem. Problem i of a split depends only on (size, seed, i), so `limit` takes a prefix.
+
+Two chain-of-thought formats for training built-in reasoners (`ProsQATask(trace=...)`):
+
+- `path`: the gold shortest path, one sentence per line (the Coconut format). Writing its first
+  step needs lookahead: of the root's children, only the one leading to the target is right.
+- `search`: a breadth-first search from the root, one line per expanded node listing its children
+  in the order their sentences appear in the question ("Tom: terpus, dumpus."). Each line is a pure
+  lookup; nodes are expanded in first-seen order, once each, leaves (no sentence starts with them)
+  are skipped, and the search stops at the line that names one of the two candidates.
+
+Both end with `Answer: Tom is a lempus.`.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import LeanthinkError
+from .base import Problem, Task, extract_answer
+from .files import Record, read_json_list
+from .prosqa_gen import Graph, ProsQAConfig, generate_item
+
+#: Generated sizes. `full` reproduces the real validation file (23 nodes, 36 edges, paths 3-6).
+SIZES: dict[str, ProsQAConfig] = {
+    "small": ProsQAConfig(min_nodes=6, max_nodes=10, min_path=1, max_path=3),
+    "medium": ProsQAConfig(min_nodes=12, max_nodes=17, min_path=2, max_path=4),
+    "full": ProsQAConfig(),
+}
+#: Evaluation splits are drawn from seed + this offset, `train-*` splits from the seed itself.
+EVAL_SEED_OFFSET = 1_000_003
+SPLITS = tuple(SIZES) + tuple(f"train-{s}" for s in SIZES)
+TRACES = ("path", "search")
+
+FIELDS = ("question", "answer", "steps", "idx_to_symbol", "edges", "root", "target", "neg_target")
+
+_SENTENCE = re.compile(r"(?:Every )?(\w+) is an? (\w+)\.")
+_ASKED = re.compile(r"Is (\w+) an? (\w+) or (\w+)\?\s*$")
+_FINAL = re.compile(r"(?:answer\s*:\s*)?(?:(\w+) is an? )?(\w+)\.?", re.IGNORECASE)
+
+
+class ProsQATask(Task):
+    name = "prosqa"
+    splits = SPLITS
+    answer_kind = "entity"
+
+    def __init__(self, trace: str = "path", config: ProsQAConfig | None = None):
+        if trace not in TRACES:
+            raise LeanthinkError(f"prosqa: unknown trace {trace!r}; choose one of {', '.join(TRACES)}")
+        self.trace = trace
+        self.config = config
+
+    # -- problems -------------------------------------------------------------------------------
+
+    def load(self, split: str | None = None, data: Path | None = None, limit: int | None = None,
+             seed: int = 0) -> list[Problem]:
+        if limit is not None and limit < 0:
+            raise LeanthinkError(f"limit must be >= 0, got {limit}")
+        if data is not None:
+            return [_from_record(r) for r in read_json_list(data, FIELDS)[:limit]]
+        split = split or "full"
+        if split not in SPLITS:
+            raise LeanthinkError(f"prosqa: unknown split {split!r}; choose one of {', '.join(SPLITS)} "
+                                 "or give --data FILE (e.g. ../shared/data/prosqa_valid.json)")
+        size = split.removeprefix("train-")
+        cfg = (self.config or SIZES[size]).validate()
+        base = seed if split.startswith("train-") else seed + EVAL_SEED_OFFSET
+        out = []
+        for i in range(500 if limit is None else limit):
+            item = generate_item(cfg, random.Random(f"prosqa/{size}/{base}/{i}"))
+            out.append(_problem(f"prosqa-{split}-{seed}-{i}", item))
+        return out
+
+    def with_config(self, **changes) -> "ProsQATask":
+        """The same task with a generator config changed from the `full` defaults."""
+        return ProsQATask(self.trace, replace(self.config or SIZES["full"], **changes))
+
+    # -- answers --------------------------------------------------------------------------------
+
+    def extract(self, output: str) -> str | None:
+        """The concept the output answers: from `Answer: Tom is a lempus.`, else from a last line
+        that is only `Tom is a lempus.` or `lempus`; a step line ("Every x is a y.") is no answer."""
+        answer = extract_answer(output)
+        if answer is None:
+            lines = [s.strip() for s in output.strip().splitlines() if s.strip()]
+            if not lines or not _FINAL.fullmatch(lines[-1]):
+                return None
+            answer = lines[-1]
+        answer = answer.strip().rstrip(".").strip()
+        m = _FINAL.fullmatch(answer)
+        return m.group(2) if m else (answer or None)
+
+    def grade(self, predicted: str | None, problem: Problem) -> bool:
+        """Right iff the answer names the target concept and not the negative one."""
+        if not predicted:
+            return False
+        words = set(re.findall(r"[a-z]+", predicted.lower()))
+        target, negative = _candidates(problem)
+        return target.lower() in words and (negative is None or negative.lower() not in words)
+
+    def reference_output(self, problem: Problem) -> str:
+        return "\n".join(problem.steps + (f"Answer: {_answer_sentence(problem)}",))
+
+    def cot_target(self, problem: Problem) -> str:
+        if self.trace == "search":
+            return "\n".join(search_trace(problem) + [f"Answer: {_answer_sentence(problem)}"])
+        return self.reference_output(problem)
+
+
+# -- traces ---------------------------------------------------------------------------------------
+
+def question_children(question: str) -> dict[str, list[str]]:
+    """Each name's children, in the order their sentences appear in the question text."""
+    children: dict[str, list[str]] = {}
+    for parent, child in _SENTENCE.findall(question.rsplit(" Is ", 1)[0]):
+        children.setdefault(parent, []).append(child)
+    return children
+
+
+def search_trace(problem: Problem) -> list[str]:
+    """Breadth-first search lines from the root until a line names the target or the negative."""
+    entity = _ASKED.search(problem.question)
+    if not entity:
+        raise LeanthinkError(f"prosqa: {problem.id}: question does not end with 'Is X a A or B?'")
+    root, goals = entity.group(1), {entity.group(2), entity.group(3)}
+    children = question_children(problem.question)
+    lines, queue, seen = [], [root], {root}
+    while queue:
+        node = queue.pop(0)
+        kids = children.get(node)
+        if not kids:
+            continue
+        lines.append(f"{node}: {', '.join(kids)}.")
+        if goals & set(kids):
+            break
+        for kid in kids:
+            if kid not in seen:
+                seen.add(kid)
+                queue.append(kid)
+    return lines
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+def graph_of(problem: Problem) -> Graph:
+    """The problem's graph, from its meta."""
+    m = problem.meta
+    return Graph(tuple(m["idx_to_symbol"]), tuple(tuple(e) for e in m["edges"]), m["root"],
+                 m["target"], m["neg_target"])
+
+
+def _candidates(problem: Problem) -> tuple[str, str | None]:
+    m = problem.meta
+    if "idx_to_symbol" in m:
+        return m["idx_to_symbol"][m["target"]], m["idx_to_symbol"][m["neg_target"]]
+    asked = _ASKED.search(problem.question)  # a Problem built by hand: the other asked concept
+    others = [c for c in (asked.groups()[1:] if asked else ()) if c != problem.answer]
+    return problem.answer, (others[0] if others else None)
+
+
+def _answer_sentence(problem: Problem) -> str:
+    if "answer_sentence" in problem.meta:
+        return problem.meta["answer_sentence"]
+    asked = _ASKED.search(problem.question)
+    return f"{asked.group(1)} is a {problem.answer}." if asked else f"{problem.answer}."
+
+
+def _problem(pid: str, item: dict) -> Problem:
+    symbols = item["idx_to_symbol"]
+    meta = {k: item[k] for k in ("idx_to_symbol", "edges", "root", "target", "neg_target")}
+    meta.update(answer_sentence=item["answer"], neg_answer=symbols[item["neg_target"]],
+                path_length=len(item["steps"]))
+    return Problem(id=pid, question=item["question"], answer=symbols[item["target"]],
+                   steps=tuple(item["steps"]), meta=meta)
+
+
+def _from_record(record: Record) -> Problem:
+    """A problem from one object of a Coconut-format file, its fields checked."""
+    d = record.data
+    for key in ("question", "answer"):
+        if not isinstance(d[key], str):
+            raise record.error(f"field {key!r} must be a string, got {type(d[key]).__name__}")
+    for key in ("steps", "idx_to_symbol"):
+        if not isinstance(d[key], list) or not all(isinstance(s, str) for s in d[key]):
+            raise record.error(f"field {key!r} must be a list of strings")
+    n = len(d["idx_to_symbol"])
+    for key in ("root", "target", "neg_target"):
+        if isinstance(d[key], bool) or not isinstance(d[key], int) or not 0 <= d[key] < n:
+            raise record.error(f"field {key!r} must be a node index in [0, {n}), got {d[key]!r}")
+    edges = d["edges"]
+    if not isinstance(edges, list) or not all(
+            isinstance(e, list) and len(e) == 2 and all(type(i) is int and 0 <= i < n for i in e)
+            for e in edges):
+        raise record.error(f"field 'edges' must be a list of [parent, child] node indices in [0, {n})")
+    return _problem(f"prosqa-{record.index}", d)

@@ -1,0 +1,1 @@
+"""Training recipes that produce Hugging Face checkpoint directories."""

@@ -1,0 +1,44 @@
+"""Turning task problems into SFT batches (shared by every recipe that trains on traces)."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from ..prompting import PromptStyle
+from ..tasks.base import Problem, Task
+
+
+def sft_example(task: Task, problem: Problem, mode: str, tokenizer, style: PromptStyle) -> tuple[list[int], list[int]]:
+    """(input ids, labels) of one example; labels are -100 on the prompt, so only the response
+    (and the EOS that ends it) is learned."""
+    prompt = style.render(problem, mode)
+    target = style.completion(task, problem, mode)
+    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    t_ids = tokenizer(target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return p_ids + t_ids, [-100] * len(p_ids) + t_ids
+
+
+def collate(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch; padded positions are masked out of attention and loss."""
+    width = max(len(ids) for ids, _ in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for i, (x, y) in enumerate(examples):
+        ids[i, : len(x)] = torch.tensor(x)
+        labels[i, : len(y)] = torch.tensor(y)
+        mask[i, : len(x)] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def sample_batch(task: Task, split: str, step: int, seed: int, batch_size: int, direct_fraction: float,
+                 tokenizer, style: PromptStyle) -> dict[str, torch.Tensor]:
+    """Batch `step` of a run: fresh generated problems, deterministic in (seed, step), so a resumed run
+    sees exactly the data it would have seen."""
+    problems = task.load(split, limit=batch_size, seed=seed * 1_000_000 + step)
+    rng = random.Random(f"modes/{seed}/{step}")
+    examples = [sft_example(task, p, "direct" if rng.random() < direct_fraction else "cot", tokenizer, style)
+                for p in problems]
+    return collate(examples, tokenizer.pad_token_id)

@@ -1,0 +1,122 @@
+"""The harness: one line per problem, resumable after SIGKILL, torn lines repaired, report numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from leanthink.bench.harness import read_results
+from leanthink.bench.report import load_summaries, summarise, wilson
+from leanthink.errors import DataError
+
+from cli_helpers import run_cli
+
+
+def test_eval_writes_one_line_per_problem_and_resumes_without_duplicates(micro_dir, tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    args = ["eval", "--task", "arith", "--split", "easy", "--model", micro_dir, "--limit", "6",
+            "--max-new-tokens", "8", "--batch-size", "4", "--out", out, "--no-progress"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    first = read_results(out)
+    assert len(first) == 6 and len({r["problem_id"] for r in first}) == 6
+    line = first[0]
+    for key in ("run_id", "method", "settings", "model", "model_hash", "seed", "problem_id", "output", "answer",
+                "correct", "usage"):
+        assert key in line
+    assert line["settings"]["max_new_tokens"] == 8 and line["usage"]["generated_tokens"] >= 1
+    before = out.read_bytes()
+    code, _, _ = run_cli(args, capsys)          # same run again: nothing to do, nothing rewritten
+    assert code == 0 and out.read_bytes() == before
+    code, _, _ = run_cli(args[:8] + ["10"] + args[9:], capsys)   # a larger limit only adds the new problems
+    rows = read_results(out)
+    assert len(rows) == 10 and rows[:6] == first
+
+
+def test_torn_last_line_is_cut_and_the_run_completes(micro_dir, tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    args = ["eval", "--task", "arith", "--model", micro_dir, "--limit", "3", "--max-new-tokens", "4",
+            "--out", out, "--no-progress"]
+    run_cli(args[:6] + ["2"] + args[7:], capsys)
+    good = out.read_bytes()
+    with open(out, "ab") as f:
+        f.write(b'{"run_id": "abc", "problem_id": "arith-ea')   # what a kill inside write() leaves
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert out.read_bytes().startswith(good)
+    assert len(read_results(out)) == 3
+
+
+def test_malformed_line_in_the_middle_is_an_error_and_the_file_is_untouched(micro_dir, tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"run_id": "x"}\nnot json\n{"run_id": "y"}\n')
+    before = out.read_bytes()
+    code, _, err = run_cli(["eval", "--task", "arith", "--model", micro_dir, "--limit", "1", "--out", out,
+                            "--no-progress"], capsys)
+    assert code == 2 and f"{out}:2" in err and "Traceback" not in err
+    assert out.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(micro_dir, tmp_path):
+    out = tmp_path / "r.jsonl"
+    cmd = [sys.executable, "-m", "leanthink.cli", "eval", "--task", "arith", "--split", "hard", "--model",
+           str(micro_dir), "--limit", "40", "--batch-size", "1", "--max-new-tokens", "24", "--out", str(out),
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 3):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = read_results(out)
+    assert 3 <= len(partial) < 40, "the kill should land mid-run"
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    rows = read_results(out)
+    ids = [r["problem_id"] for r in rows]
+    assert len(ids) == 40 and len(set(ids)) == 40
+    assert rows[: len(partial)] == partial
+
+
+def test_report_numbers_follow_from_the_lines(tmp_path, capsys):
+    lines = []
+    for i, (ok, gen) in enumerate([(True, 10), (False, 20), (True, 30), (True, 40)]):
+        lines.append({"run_id": "r1", "method": "cot", "task": "arith", "split": "easy", "model": "m",
+                      "problem_id": str(i), "correct": ok,
+                      "usage": {"generated_tokens": gen, "peak_tokens": gen + 5, "dep": 100 * gen,
+                                "forward_tokens": gen + 4, "wall_time_s": 0.5}})
+    lines.append({**lines[0], "run_id": "r2", "method": "direct", "correct": False})
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    code, out, err = run_cli(["report", path, "--json"], capsys)
+    assert code == 0, err
+    got = {s["method"]: s for s in json.loads(out)}
+    cot = got["cot"]
+    assert cot["n"] == 4 and cot["accuracy"] == 0.75
+    assert cot["mean_generated_tokens"] == 25 and cot["mean_peak_tokens"] == 30 and cot["mean_dep"] == 2500
+    assert cot["mean_forward_tokens"] == 29 and cot["mean_latency_s"] == 0.5
+    assert cot["ci95"] == pytest.approx(list(wilson(3, 4)))
+    assert got["direct"]["n"] == 1 and got["direct"]["accuracy"] == 0.0
+    assert path.with_suffix(".png").stat().st_size > 1000
+
+
+def test_wilson_interval_known_values():
+    lo, hi = wilson(50, 100)
+    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
+
+
+def test_report_rejects_files_that_are_not_results(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"x": 1}\n')
+    with pytest.raises(DataError, match="lacks field"):
+        load_summaries([bad])
+    with pytest.raises(DataError, match="no such results file"):
+        load_summaries([tmp_path / "missing.jsonl"])

@@ -1,0 +1,161 @@
+"""HFEngine against Hugging Face's own forward/generate, and its counters against hand-computed values."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from leanthink.engine.base import SamplingParams
+from leanthink.engine.hf import HFEngine
+from leanthink.errors import LeanthinkError
+from leanthink.prompting import PromptStyle
+
+from helpers import micro_llama
+
+PROMPTS = ["a=1. b=a+2. What is b?\nReasoning:\n", "x=57. y=x-3. z=y*2. What is z? Let us see.\nReasoning:\n"]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    model, tok = micro_llama()
+    return HFEngine.from_model(model, tok, PromptStyle("plain"))
+
+
+def hf_greedy(engine, prompt: str, n: int) -> list[int]:
+    ids = engine.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    out = engine.model.generate(**ids, max_new_tokens=n, do_sample=False, eos_token_id=None, pad_token_id=1,
+                                min_new_tokens=n)
+    return out[0, ids["input_ids"].shape[1]:].tolist()
+
+
+def test_batched_greedy_matches_hf_generate_per_prompt(engine):
+    # prompts of different lengths share a left-padded batch; each row must decode as if alone
+    outs, _ = engine.generate(PROMPTS, SamplingParams(max_new_tokens=10))
+    for prompt, c in zip(PROMPTS, outs):
+        assert c.token_ids == hf_greedy(engine, prompt, 10)
+
+
+def test_counters_match_hand_computed_values(engine):
+    n_new = 7
+    outs, usage = engine.generate(PROMPTS, SamplingParams(max_new_tokens=n_new))
+    for prompt, c, u in zip(PROMPTS, outs, usage):
+        lp = engine.count_tokens(prompt)
+        assert c.finish_reason == "length" and len(c.token_ids) == n_new
+        assert u.prompt_tokens == lp
+        assert u.generated_tokens == n_new
+        # the last sampled token is never fed back
+        assert u.forward_tokens == lp + n_new - 1
+        assert u.peak_tokens == lp + n_new - 1
+        # token i (0-based) is sampled from a pass that attended to lp + i positions
+        assert u.dep == lp * n_new + n_new * (n_new - 1) // 2
+        # one prefill pass + one pass per fed token
+        assert u.model_calls == 1 + (n_new - 1)
+        assert u.wall_time_s > 0
+
+
+def test_pausing_on_a_stop_string_and_resuming_equals_one_generation(engine):
+    full, _ = engine.generate([PROMPTS[0]], SamplingParams(max_new_tokens=12))
+    text = full[0].text
+    stop = text[3:5]  # some string the greedy continuation is known to contain
+    seqs = engine.prefill([PROMPTS[0]])
+    first = engine.extend(seqs, SamplingParams(max_new_tokens=12, stop=(stop,)))[0]
+    assert first.finish_reason == "stop" and first.stop == stop and first.text.endswith(stop)
+    rest = engine.extend(seqs, SamplingParams(max_new_tokens=12 - len(first.token_ids)))[0]
+    assert first.token_ids + rest.token_ids == full[0].token_ids
+    u = engine.usage(seqs)[0]
+    assert u.generated_tokens == 12 and u.forward_tokens == engine.count_tokens(PROMPTS[0]) + 11
+
+
+def test_fork_shares_the_prefix_and_select_reorders(engine):
+    seqs = engine.prefill([PROMPTS[1]])
+    lp = engine.count_tokens(PROMPTS[1])
+    engine.fork(seqs, 3)
+    outs = engine.extend(seqs, SamplingParams(max_new_tokens=5))
+    assert outs[0].token_ids == outs[1].token_ids == outs[2].token_ids
+    u = engine.usage(seqs)[0]
+    assert u.prompt_tokens == lp and u.generated_tokens == 15
+    assert u.forward_tokens == lp + 3 * 4  # prefix computed once, 4 fed tokens per copy
+    assert u.peak_tokens == 3 * (lp + 4)   # each copy holds its own prefix in memory
+    engine.select(seqs, [2, 2])
+    assert len(seqs) == 2
+
+
+def test_sampling_is_seeded(engine):
+    p = SamplingParams(max_new_tokens=8, temperature=1.0)
+    a, _ = engine.generate(PROMPTS, p, seed=3)
+    b, _ = engine.generate(PROMPTS, p, seed=3)
+    c, _ = engine.generate(PROMPTS, p, seed=4)
+    assert [x.token_ids for x in a] == [x.token_ids for x in b]
+    assert [x.token_ids for x in a] != [x.token_ids for x in c]
+
+
+def test_sampling_with_tiny_top_p_is_greedy(engine):
+    greedy, _ = engine.generate(PROMPTS, SamplingParams(max_new_tokens=6))
+    nucleus, _ = engine.generate(PROMPTS, SamplingParams(max_new_tokens=6, temperature=1.0, top_p=1e-6), seed=9)
+    assert [x.token_ids for x in greedy] == [x.token_ids for x in nucleus]
+
+
+def test_evict_hides_a_span_from_later_tokens_and_keeps_positions(engine):
+    from transformers import DynamicCache
+
+    prompt = PROMPTS[1]
+    ids = engine.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    seven = engine.tokenizer("7", add_special_tokens=False)["input_ids"]
+    n = len(ids)
+    seqs = engine.prefill([prompt, PROMPTS[0]])
+    engine.evict(seqs, 0, 3, 9)
+    assert seqs.live_tokens(0) == n - 6 and seqs.token_ids(0) == ids[:3] + ids[9:]
+    engine.append(seqs, ["7", None])
+    # reference: Hugging Face's own forward over the full cache, with the span masked out; tokens after
+    # the span keep the KV entries they computed while the span was visible (that is what eviction is)
+    cache = DynamicCache(config=engine.model.config)
+    with torch.no_grad():
+        engine.model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True)
+        mask = torch.ones(1, n + 1, dtype=torch.long)
+        mask[0, 3:9] = 0
+        ref = engine.model(input_ids=torch.tensor([seven]), attention_mask=mask, position_ids=torch.tensor([[n]]),
+                           past_key_values=cache).logits[0, -1]
+        no_evict = engine.model(input_ids=torch.tensor([ids + seven])).logits[0, -1]
+    assert torch.allclose(seqs.last_logits[0], ref, atol=1e-4)
+    assert not torch.allclose(seqs.last_logits[0], no_evict, atol=1e-2)
+    u = engine.usage(seqs)[0]
+    assert u.peak_tokens == n and u.forward_tokens == n + 1
+
+
+def test_compaction_after_eviction_changes_nothing(engine):
+    a = engine.prefill([PROMPTS[1]])
+    b = engine.prefill([PROMPTS[1]])
+    engine.evict(a, 0, 2, 20)          # over a quarter dead: compacted at once
+    engine.evict(b, 0, 2, 4)
+    engine.evict(b, 0, 2, 18)
+    assert a.mask.shape[1] == a.live_tokens(0)
+    ta = engine.extend(a, SamplingParams(max_new_tokens=6))[0].token_ids
+    tb = engine.extend(b, SamplingParams(max_new_tokens=6))[0].token_ids
+    assert ta == tb
+
+
+def test_latent_steps_feed_the_last_hidden_state(engine):
+    seqs = engine.prefill([PROMPTS[0]])
+    h0 = seqs.last_hidden[0].clone()
+    engine.latent_steps(seqs, [2])
+    ids = engine.tokenizer(PROMPTS[0], return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        emb = engine.model.get_input_embeddings()(ids)
+        out = engine.model.model(inputs_embeds=torch.cat([emb, h0[None, None]], 1)).last_hidden_state[0, -1]
+        out2 = engine.model(inputs_embeds=torch.cat([emb, h0[None, None], out[None, None]], 1)).logits[0, -1]
+    assert torch.allclose(seqs.last_logits[0], out2, atol=1e-4)
+    u = engine.usage(seqs)[0]
+    assert u.forward_tokens == ids.shape[1] + 2 and u.generated_tokens == 0
+
+
+def test_bad_sampling_settings_are_errors():
+    for bad in ({"max_new_tokens": 0}, {"temperature": -1}, {"top_p": 0}, {"top_k": -2}):
+        with pytest.raises(LeanthinkError):
+            SamplingParams(**bad)
+
+
+def test_engine_loads_a_directory_and_hashes_it(micro_dir):
+    e = HFEngine.load(str(micro_dir))
+    assert e.prompt_style.name == "plain" and len(e.model_hash) == 16
+    outs, usage = e.generate(["x=1. What is x?\n"], SamplingParams(max_new_tokens=3))
+    assert usage[0].generated_tokens == len(outs[0].token_ids) or outs[0].finish_reason == "eos"
