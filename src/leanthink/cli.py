@@ -173,6 +173,7 @@ def report(
 @app.command()
 def train(
     task: str = typer.Option("arith", help="Task whose generator gives training problems."),
+    task_option: list[str] = typer.Option([], help="Task constructor option KEY=VALUE, e.g. trace=search (prosqa)."),
     split: str = typer.Option("train", help="Generated split, or a curriculum 'SPLIT:STEPS,SPLIT:STEPS'."),
     out: Path = typer.Option(Path("runs/model"), help="Output checkpoint directory (resumes if it holds a run)."),
     size: str = typer.Option("tiny", help="micro, tiny (~3M) or small (~25M)."),
@@ -193,7 +194,13 @@ def train(
     from .train.sft import SFTConfig
     from .train.sft import train as run_train
 
-    cfg = SFTConfig(task=task, split=split, out=str(out), size=size, init=init, steps=steps, batch_size=batch_size,
+    options = []
+    for item in task_option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise LeanthinkError(f"--task-option {item!r}: expected KEY=VALUE")
+        options.append((key, value))
+    cfg = SFTConfig(task=task, task_options=tuple(options), split=split, out=str(out), size=size, init=init, steps=steps, batch_size=batch_size,
                     lr=lr, direct_fraction=direct_fraction, eval_every=eval_every, eval_split=eval_split,
                     eval_limit=eval_limit, seed=seed, threads=threads, compile=compile)
     path = run_train(cfg, progress=progress)

@@ -25,7 +25,10 @@ def get_task(name: str, **options) -> Task:
     import importlib
 
     module, cls = _REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module), cls)(**options)
+    try:
+        return getattr(importlib.import_module(module), cls)(**options)
+    except TypeError as e:
+        raise LeanthinkError(f"task {name!r}: bad option(s) {sorted(options)}: {e}") from None
 
 
 __all__ = ["Problem", "Task", "get_task", "task_names", "extract_answer"]

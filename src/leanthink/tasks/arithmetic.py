@@ -61,7 +61,7 @@ class ArithConfig:
 SPLITS: dict[str, ArithConfig] = {
     "easy": ArithConfig(min_steps=1, max_steps=3),
     "hard": ArithConfig(min_steps=10, max_steps=12),
-    "train": ArithConfig(min_steps=1, max_steps=12),
+    "train": ArithConfig(min_steps=1, max_steps=10),
 }
 
 #: Seeds of the evaluation splits are offset so no evaluation problem is drawn from a training seed.

@@ -116,6 +116,9 @@ class ProsQATask(Task):
     def reference_output(self, problem: Problem) -> str:
         return "\n".join(problem.steps + (f"Answer: {_answer_sentence(problem)}",))
 
+    def direct_target(self, problem: Problem) -> str:
+        return _answer_sentence(problem)
+
     def cot_target(self, problem: Problem) -> str:
         if self.trace == "search":
             return "\n".join(search_trace(problem) + [f"Answer: {_answer_sentence(problem)}"])

@@ -33,12 +33,21 @@ def collate(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[st
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+#: batches are cut from pools of this many batches' worth of problems, sorted by length, so a batch
+#: holds examples of similar length and little compute is spent on padding
+POOL_BATCHES = 8
+
+
 def sample_batch(task: Task, split: str, step: int, seed: int, batch_size: int, direct_fraction: float,
                  tokenizer, style: PromptStyle) -> dict[str, torch.Tensor]:
     """Batch `step` of a run: fresh generated problems, deterministic in (seed, step), so a resumed run
     sees exactly the data it would have seen."""
-    problems = task.load(split, limit=batch_size, seed=seed * 1_000_000 + step)
-    rng = random.Random(f"modes/{seed}/{step}")
+    group, index = divmod(step, POOL_BATCHES)
+    problems = task.load(split, limit=batch_size * POOL_BATCHES, seed=seed * 1_000_000 + group)
+    rng = random.Random(f"modes/{seed}/{group}")
     examples = [sft_example(task, p, "direct" if rng.random() < direct_fraction else "cot", tokenizer, style)
                 for p in problems]
-    return collate(examples, tokenizer.pad_token_id)
+    examples.sort(key=lambda e: len(e[0]))
+    batches = [examples[i * batch_size:(i + 1) * batch_size] for i in range(POOL_BATCHES)]
+    random.Random(f"order/{seed}/{group}").shuffle(batches)
+    return collate(batches[index], tokenizer.pad_token_id)

@@ -27,6 +27,8 @@ from .data import sample_batch
 class SFTConfig:
     task: str = "arith"
     """Task whose generator provides the training problems."""
+    task_options: tuple[tuple[str, str], ...] = ()
+    """Options of the task's constructor, e.g. (("trace", "search"),) for ProsQA's search traces."""
     split: str = "train"
     """Generated split, or stages "split:steps,split:steps" run in order (a curriculum)."""
     out: str = "runs/arith"
@@ -115,15 +117,16 @@ def _load_model(path: str):
     return model, AutoTokenizer.from_pretrained(directory)
 
 
-def train(cfg: SFTConfig, progress: bool = True) -> Path:
-    """Run (or resume) the recipe; returns the output checkpoint directory."""
+def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) -> Path:
+    """Run (or resume) the recipe; returns the output checkpoint directory. `stop_after` ends the call
+    after that many optimiser steps (at a save point), as an interruption would."""
     from ..models.registry import save_checkpoint
     from ..tasks import get_task
 
     cfg.validate()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    task = get_task(cfg.task)
+    task = get_task(cfg.task, **dict(cfg.task_options))
     stages = cfg.stages()
     for name, _ in stages:
         if name not in task.splits:
@@ -136,7 +139,7 @@ def train(cfg: SFTConfig, progress: bool = True) -> Path:
     opt_state = None
     if (resume_dir / "state.json").exists():
         saved = json.loads((resume_dir / "state.json").read_text())
-        if _recipe(saved["config"]) != _recipe(asdict(cfg)):
+        if _recipe(saved["config"]) != _recipe(json.loads(json.dumps(asdict(cfg)))):
             raise LeanthinkError(f"{resume_dir} holds a run with other settings; use another --out or delete it")
         from safetensors.torch import load_file
 
@@ -150,6 +153,7 @@ def train(cfg: SFTConfig, progress: bool = True) -> Path:
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(), disable=not progress)
     t0 = time.time() - state["elapsed_s"]
+    steps_done = 0
     # compiled once; elementwise fusion matters for tiny models, whose cost is mostly not matmuls
     forward = torch.compile(model, dynamic=True) if cfg.compile else model
     with bar:
@@ -186,6 +190,9 @@ def train(cfg: SFTConfig, progress: bool = True) -> Path:
                     bar.console.print(json.dumps(entry))
                     _save_resume(resume_dir, model, opt, cfg, {**state, "stage": stage_i + int(last),
                                                                "step": 0 if last else state["step"]})
+                steps_done += 1
+                if stop_after is not None and steps_done >= stop_after:
+                    return out
             state["step"] = 0
     state["elapsed_s"] = time.time() - t0
     meta = {"prompt_style": "plain", "task": cfg.task, "train_config": asdict(cfg), "history": state["history"],
