@@ -52,17 +52,25 @@ def test_render_gives_exact_global_and_spatial_concepts():
     assert set(zip(*np.nonzero(grid[..., red]))) == {(0, 0), (0, 1), (1, 0), (1, 1)}
     assert grid[0, 0, CONCEPT_NAMES.index("circle")] == 0
     assert grid[..., blue].sum() > 0 and grid[0:2, 0:2, blue].sum() == 0
-    # a background patch has no concept, and its pixels are only faint noise
-    assert grid[5, 0].sum() == 0 and image[:, 20:24, 0:4].max() < 0.2
+    # a background patch has only the background concept, and its pixels are only faint noise
+    bg = CONCEPT_NAMES.index("background")
+    assert grid[5, 0].sum() == 1 and grid[5, 0, bg] == 1 and image[:, 20:24, 0:4].max() < 0.2
+    assert grid[0, 0, bg] == 0 and glob[bg] == 0
     assert image[0, 2, 2] > 0.6 and image[2, 2, 2] < 0.2  # red pixel inside the square
 
 
 def test_shapes_labels_balanced_and_follow_rule():
     data = make_shapes("red_square", 200, np.random.default_rng(1), canvas=24, patch=4)
     assert data.labels.mean() == 0.5
-    assert data.images.shape == (200, 3, 24, 24) and data.spatial.shape == (200, 36, 8)
-    # global concepts are exactly the union of the patch concepts
-    np.testing.assert_array_equal(data.concepts, (data.spatial.sum(1) > 0).astype(np.float32))
+    assert data.images.shape == (200, 3, 24, 24) and data.spatial.shape == (200, 36, 9)
+    # global concepts are exactly the union of the patch concepts, background aside
+    bg = CONCEPT_NAMES.index("background")
+    union = (data.spatial.sum(1) > 0).astype(np.float32)
+    union[:, bg] = 0
+    np.testing.assert_array_equal(data.concepts, union)
+    # every patch has a concept: its shapes' attributes, or background, never both
+    assert (data.spatial.sum(-1) > 0).all()
+    assert not ((data.spatial[..., bg] == 1) & (data.spatial[..., :bg].sum(-1) > 0)).any()
     # a red square present => red and square are both global concepts
     pos = data.concepts[data.labels == 1]
     assert (pos[:, CONCEPT_NAMES.index("red")] == 1).all() and (pos[:, CONCEPT_NAMES.index("square")] == 1).all()
@@ -83,3 +91,9 @@ def test_shapes_test_split_is_fixed():
 def test_bad_data_settings_name_the_field(kwargs, field):
     with pytest.raises(LeanthinkError, match=field):
         DataConfig(**kwargs)
+
+
+def test_patch_defaults_to_the_data_sets_own():
+    assert DataConfig(dataset="digits").patch == 2
+    assert DataConfig(dataset="shapes", task="red_square").patch == 4
+    assert DataConfig(dataset="digits", patch=4).patch == 4

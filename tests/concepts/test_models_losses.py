@@ -85,3 +85,17 @@ def test_top_concept_hit_rate():
     assert top_concept_hit_rate(attn, targets, np.ones(3, bool)) == 0.5  # third row has no concept
     assert top_concept_hit_rate(attn, targets, np.array([True, False, True])) == 1.0
     assert top_concept_hit_rate(attn, targets, np.zeros(3, bool)) is None
+
+
+def test_spatial_explanation_accuracy_ignores_background_patches():
+    from leanthink.concepts.data import ConceptData
+    from leanthink.concepts.metrics import Predictions, score
+
+    names = ("red", "square", "background")
+    spatial = np.array([[[1, 1, 0], [0, 0, 1]]], dtype=np.float32)  # one foreground, one background patch
+    data = ConceptData(np.zeros((1, 1, 2, 2), np.float32), np.array([0]), np.array([[1, 1, 0]], np.float32),
+                       spatial, np.array([True]), names, ("a", "b"))
+    # foreground patch right, background patch wrong: only the foreground one is scored
+    attn = np.array([[[0.6, 0.3, 0.1], [0.9, 0.0, 0.1]]])
+    out = score(Predictions(np.array([0]), np.array([[0.5, 0.4, 0.1]]), attn), data)
+    assert out["expl_acc_spatial"] == 1.0 and out["expl_acc_global"] == 1.0 and out["accuracy"] == 1.0

@@ -52,8 +52,7 @@ class BenchConfig:
         TrainConfig(steps=self.steps)
 
     def data_config(self, n: int, seed: int) -> DataConfig:
-        return DataConfig(dataset=self.dataset, task=self.task, n_train=n, n_test=self.n_test, seed=seed,
-                          patch=2 if self.dataset == "digits" else 4)
+        return DataConfig(dataset=self.dataset, task=self.task, n_train=n, n_test=self.n_test, seed=seed)
 
 
 def label(kind: str, slots: str) -> str:
@@ -117,7 +116,7 @@ def summarise(results_dir: Path, cfg: BenchConfig) -> dict:
     write_json(results_dir / "summary.json", summary)
     write_text(results_dir / "summary.md", _markdown(summary))
     if table:
-        _plot(summary, results_dir / "sample_efficiency.png")
+        plot_summary(summary, results_dir / "sample_efficiency.png")
     return summary
 
 
@@ -133,7 +132,8 @@ def _markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plot(summary: dict, path: Path) -> None:
+def plot_summary(summary: dict, path: Path) -> None:
+    """Accuracy against training-set size (log axis), one curve per model, error bars = std over seeds."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -58,7 +57,7 @@ def train(
         raise LeanthinkError(f"threads={threads} must be >= 1")
     torch.set_num_threads(threads)
     data_cfg = DataConfig(dataset=dataset, task=task, n_train=n_train, n_test=n_test,
-                          concept_fraction=concept_fraction, seed=seed, patch=2 if dataset == "digits" else 4)
+                          concept_fraction=concept_fraction, seed=seed)
     model_cfg = ModelConfig(kind=model, slots=slots, dim=dim, depth=depth, slot_iters=slot_iters)
     train_cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, expl_lambda=expl_lambda,
                             sparse_lambda=sparse_lambda, seed=seed)
@@ -107,27 +106,18 @@ def bench(
 
     cfg = BenchConfig(dataset=dataset, task=task, sizes=_ints("sizes", sizes), seeds=_ints("seeds", seeds),
                       models=tuple(m.strip() for m in models.split(",") if m.strip()), slots=slots, steps=steps)
-    summary = run_benchmark(cfg, results_dir, progress=not quiet)
+    run_benchmark(cfg, results_dir, progress=not quiet)
     typer.echo((results_dir / "summary.md").read_text())
-    typer.echo(json.dumps({"rows": len(summary["rows"])}))
 
 
 def main() -> None:
-    """Standalone entry: user errors become one line on stderr and exit status 2, as in the main CLI."""
+    """Standalone entry: user errors become one line on stderr and exit status 2, as in the main CLI.
+    Usage errors (unknown flag, missing value) keep typer's own message and exit status."""
     try:
-        app(standalone_mode=False)
+        app()
     except LeanthinkError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
-    except Exception as e:  # click's own usage errors keep their usual exit code
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(1)
-        raise
 
 
 if __name__ == "__main__":

@@ -72,14 +72,18 @@ class DataConfig:
     never depends on it, so every run is scored on the same images."""
     canvas: int = 24
     """shapes only: canvas side in pixels (a multiple of `patch`)."""
-    patch: int = 4
-    """Patch side in pixels: 2 for digits (16 patches of the 8×8 image), 4 for shapes."""
+    patch: int = 0
+    """Patch side in pixels; 0 picks the data set's own: 2 for digits (16 patches of the 8×8 image),
+    4 for shapes (36 patches of the 24×24 canvas)."""
 
     def __post_init__(self):
         _check_choice("dataset", self.dataset, DATASETS)
         _check_choice("task", self.task, TASKS[self.dataset])
         _check_range("concept_fraction", self.concept_fraction, 0.0, 1.0)
-        _check_range("n_train", self.n_train, 1, DIGITS_TOTAL - DIGITS_TEST_SIZE if self.dataset == "digits" else 100_000)
+        max_train = DIGITS_TOTAL - DIGITS_TEST_SIZE if self.dataset == "digits" else 100_000
+        _check_range("n_train", self.n_train, 1, max_train)
+        if self.patch == 0:  # frozen, so the resolved default is written once, here
+            object.__setattr__(self, "patch", 2 if self.dataset == "digits" else 4)
         if self.dataset == "digits":
             if self.n_test != DIGITS_TEST_SIZE:
                 raise LeanthinkError(f"n_test={self.n_test} is not allowed for digits; the held-out split is fixed "

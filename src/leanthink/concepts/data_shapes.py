@@ -1,10 +1,13 @@
 """Synthetic shapes with exact concept ground truth, generated with NumPy.
 
 Each canvas holds 1-3 non-overlapping shapes; a shape has a colour (red, green, blue), a kind
-(square, circle, triangle) and a size (small, large). These 8 attributes are the concepts:
-- global: the attributes present anywhere in the image;
+(square, circle, triangle) and a size (small, large). These 8 attributes, plus `background`, are
+the concepts:
+- global: the attributes present anywhere in the image (never `background`);
 - spatial: for each patch, the attributes of every shape with at least one pixel in that patch
-  (read off the very masks that were painted, so the ground truth is exact, not estimated).
+  (read off the very masks that were painted, so the ground truth is exact, not estimated), or
+  `background` for a patch no shape touches. Without it background patches would be unsupervised
+  and fill the spatial maps with noise; the paper instead ignores such patches (CUB's part labels).
 Labels come from compositional rules over the shapes ("is there a red square?"), drawn so each
 class is half of the data: a rule like red_square is true for only ~20% of random canvases.
 """
@@ -20,7 +23,8 @@ from leanthink.concepts.data import ConceptData
 COLOURS = ("red", "green", "blue")
 KINDS = ("square", "circle", "triangle")
 SIZES = ("small", "large")
-CONCEPT_NAMES = COLOURS + KINDS + SIZES
+CONCEPT_NAMES = COLOURS + KINDS + SIZES + ("background",)
+BACKGROUND = CONCEPT_NAMES.index("background")
 _RGB = np.array([[0.9, 0.1, 0.1], [0.1, 0.8, 0.1], [0.15, 0.25, 0.95]], dtype=np.float32)
 _SIDE = {"small": 5, "large": 9}
 _TEST_SEED = 7919  # the test canvases never depend on a run's seed
@@ -120,6 +124,8 @@ def render(shapes: list[Shape], canvas: int, patch: int, rng: np.random.Generato
         for i in np.unique(blocks[p]):
             if i >= 0:
                 spatial[p, shapes[i].concept_ids()] = 1.0
+        if not spatial[p].any():
+            spatial[p, BACKGROUND] = 1.0
     return image, glob, spatial
 
 

@@ -48,7 +48,8 @@ def per_example(preds: Predictions, data: ConceptData, indices, path: Path, top:
     """One row per example: image | CLS attention bars (true concepts in orange) | spatial maps."""
     indices = list(indices)
     n_cols = 2 + (top if preds.spatial_attn is not None else 0)
-    fig, axes = plt.subplots(len(indices), n_cols, figsize=(2.3 * n_cols, 2.1 * len(indices)), squeeze=False)
+    fig, axes = plt.subplots(len(indices), n_cols, figsize=(2.3 * n_cols, 2.7 * len(indices)), squeeze=False,
+                             layout="constrained")
     names = data.concept_names
     for row, i in enumerate(indices):
         ax = axes[row, 0]
@@ -58,7 +59,7 @@ def per_example(preds: Predictions, data: ConceptData, indices, path: Path, top:
         attn = preds.global_attn[i]
         colours = ["tab:orange" if data.concepts[i, c] > 0 else "tab:blue" for c in range(len(names))]
         ax.bar(range(len(names)), attn, color=colours)
-        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
         ax.set_ylim(0, 1), ax.tick_params(axis="y", labelsize=7)
         ax.set_title("CLS attention (orange = true)", fontsize=8)
         if preds.spatial_attn is None:
@@ -66,13 +67,17 @@ def per_example(preds: Predictions, data: ConceptData, indices, path: Path, top:
         sp = preds.spatial_attn[i]  # (P, C)
         g = int(round(np.sqrt(sp.shape[0])))
         h = data.images.shape[-1]
-        for col, c in enumerate(np.argsort(-sp.mean(0))[:top]):
+        chosen = np.argsort(-attn)[:top]  # the concepts the CLS token relied on for this image
+        vmax = max(float(sp[:, chosen].max()), 1e-6)  # one scale per row, so maps compare
+        for col, c in enumerate(chosen):
             ax = axes[row, 2 + col]
             _show_image(ax, data.images[i])
             # nearest-neighbour upsampling: each patch is one cell, as the model saw it
-            ax.imshow(sp[:, c].reshape(g, g), cmap="magma", alpha=0.6, vmin=0, vmax=1,
+            ax.imshow(sp[:, c].reshape(g, g), cmap="inferno", alpha=0.65, vmin=0, vmax=vmax,
                       extent=(-0.5, h - 0.5, h - 0.5, -0.5), interpolation="nearest")
-            ax.set_title(f"patches → {names[c]}", fontsize=8)
+            ax.set_title(f"patch attention → {names[c]}\n(scale 0–{vmax:.2f})", fontsize=8)
+    if preds.spatial_attn is not None and data.spatial is None:
+        fig.suptitle("patch maps are unsupervised here: this data has no per-patch concept labels", fontsize=9)
     save_figure(fig, path)
 
 

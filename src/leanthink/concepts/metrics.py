@@ -2,8 +2,8 @@
 
 Explanation accuracy: how often the top-attended concept is a true concept of the input.
 - global: CLS attention's argmax is among the image's concepts (examples with concept labels);
-- spatial: each foreground patch's argmax is among that patch's concepts (background patches have
-  no true concept, so they are not scored).
+- spatial: each foreground patch's argmax is among that patch's concepts. Patches whose only concept
+  is `background` are not scored: they are most of a canvas and would make the number easy.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def score(preds: Predictions, data: ConceptData) -> dict:
         out["expl_acc_global"] = top_concept_hit_rate(preds.global_attn, data.concepts, data.has_concepts)
     if preds.spatial_attn is not None and data.spatial is not None:
         mask = np.broadcast_to(data.has_concepts[:, None], data.spatial.shape[:2])
+        if "background" in data.concept_names:
+            mask = mask & (data.spatial[..., data.concept_names.index("background")] == 0)
         out["expl_acc_spatial"] = top_concept_hit_rate(preds.spatial_attn, data.spatial, mask)
     return out
 

@@ -1,0 +1,54 @@
+"""Prompt styles and the built-in tokenizer."""
+
+from __future__ import annotations
+
+import pytest
+
+from leanthink.errors import LeanthinkError
+from leanthink.models.registry import builtin_tokenizer
+from leanthink.models.tokenizer import RESERVED
+from leanthink.prompting import PromptStyle
+from leanthink.tasks import extract_answer, get_task
+
+
+def test_plain_prompts_and_targets_for_the_builtins():
+    task = get_task("arith")
+    p = task.load("easy", limit=1)[0]
+    style = PromptStyle("plain")
+    assert style.render(p, "cot") == p.question + "\nReasoning:\n"
+    assert style.render(p, "direct") == p.question + "\nAnswer:"
+    assert style.response_prefix("direct") == "Answer:" and style.response_prefix("cot") == ""
+    # what the model is trained to write is exactly what extraction reads back
+    assert extract_answer(style.completion(task, p, "cot")) == p.answer
+    assert extract_answer("Answer:" + style.completion(task, p, "direct")) == p.answer
+    assert style.step_delimiter == "\n"
+
+
+def test_completion_and_chat_styles_ask_for_a_boxed_answer():
+    p = get_task("arith").load("easy", limit=1)[0]
+    text = PromptStyle("completion").render(p, "cot")
+    assert p.question in text and "\\boxed{}" in text and text.endswith("Solution:\n")
+    custom = PromptStyle("completion", cot_instruction="Think hard.").render(p, "cot")
+    assert "Think hard." in custom and "\\boxed" not in custom
+    with pytest.raises(LeanthinkError, match="chat template"):
+        PromptStyle("chat").render(p, "cot", tokenizer=None)
+    with pytest.raises(LeanthinkError):
+        PromptStyle("fancy")
+    with pytest.raises(LeanthinkError):
+        PromptStyle("plain").render(p, "socratic")
+
+
+def test_tokenizer_round_trips_and_splits_digits():
+    tok = builtin_tokenizer()
+    for text in ["k=47+8=55\nAnswer: 55", "Every wumpus is a yumpus. Is Tom a rempus or zumpus?",
+                 "Ünïcödé and \\boxed{\\frac{1}{2}} work too"]:
+        assert tok.decode(tok(text)["input_ids"]) == text
+    assert tok.convert_ids_to_tokens(tok("1234")["input_ids"]) == ["1", "2", "3", "4"]
+
+
+def test_reserved_method_tokens_are_single_special_tokens():
+    tok = builtin_tokenizer()
+    for t in RESERVED:
+        ids = tok(t, add_special_tokens=False)["input_ids"]
+        assert len(ids) == 1 and tok.convert_ids_to_tokens(ids) == [t]
+    assert tok.eos_token_id is not None and tok.pad_token_id is not None and tok.eos_token_id != tok.pad_token_id
