@@ -10,7 +10,7 @@ from leanthink.errors import LeanthinkError
 from leanthink.tasks import get_task
 from leanthink.tasks.arithmetic import SPLITS, ArithConfig, ArithTask
 
-STEP = re.compile(r"^([a-z])=(\d+)([+\-*])(\d+)=(\d+)$")
+STEP = re.compile(r"^([a-z])=([a-z])([+\-*])(\d+)=(\d+)([+\-*])(\d+)=(\d+)$")
 
 
 def clauses(question: str) -> dict[str, str]:
@@ -28,8 +28,8 @@ def test_steps_follow_the_question_and_compute_the_answer(split):
         values = {v: int(d) for v, d in defs.items() if d.isdigit()}
         assert len(values) == 1 and cfg.min_steps <= len(p.steps) <= cfg.max_steps
         for step in p.steps:
-            var, a, op, b, result = STEP.match(step).groups()
-            src, sop, sb = re.match(r"([a-z])([+\-*])(\d+)", defs[var]).groups()
+            var, src, sop, sb, a, op, b, result = STEP.match(step).groups()
+            assert defs[var] == f"{src}{sop}{sb}"          # the clause, restated verbatim
             assert values[src] == int(a) and (sop, sb) == (op, b)
             assert int(result) == eval(f"{a}{op}{b}") and 0 <= int(result) <= cfg.max_value
             values[var] = int(result)

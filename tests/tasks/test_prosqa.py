@@ -207,3 +207,25 @@ def test_malformed_items_name_item_and_field(tmp_path, changes, message):
         ProsQATask().load(data=f)
     f.write_text(json.dumps([_item()]))
     assert ProsQATask().load(data=f)[0].answer == "a"
+
+
+def test_backward_trace_lines_are_first_parent_lookups():
+    from leanthink.tasks.prosqa import backward_trace, question_parents
+
+    task = ProsQATask(trace="backward")
+    reached = 0
+    problems = task.load("small", limit=300, seed=2)
+    for p in problems:
+        parents = question_parents(p.question)
+        lines = backward_trace(p)
+        person = p.question.rsplit(" Is ", 1)[1].split()[0]
+        for line in lines:
+            child, parent = line.rstrip(".").split(": ")
+            assert parents[child][0] == parent
+            assert (f"Every {parent} is a {child}." in p.question) or (f"{parent} is a {child}." in p.question)
+        reached += any(line.endswith(f": {person}.") for line in lines)
+        target = task.cot_target(p)
+        assert target.endswith(f"Answer: {p.meta['answer_sentence']}")
+        assert task.grade(task.extract(target), p)
+    # first-parent chaining reaches the person for nearly every problem (the rest end at another root)
+    assert reached / len(problems) >= 0.9

@@ -4,12 +4,15 @@ A problem defines variables one per clause, each from an earlier one by a single
 for the last one on the chain:
 
     question: "x=47. k=x+8. m=k-5. q=m*2. What is q?"
-    steps:    "k=47+8=55", "m=55-5=50", "q=50*2=100"   (one per line), then "Answer: 100"
+    steps:    "k=x+8=47+8=55", "m=k-5=55-5=50", "q=m*2=50*2=100"   (one per line), then "Answer: 100"
 
-Why this design: every step is the same small skill (look up the defining clause of the next
-variable by name, copy the previous result, apply one +, - or * with a one-digit operand, values kept
-in [0, max_value]), so a tiny transformer learns single steps almost perfectly and difficulty comes
-from chain length: a chain is right only if every step is. Variable names are random letters, so the
+Why this design: every step is the same small skill, so a tiny transformer learns single steps
+almost perfectly and difficulty comes from chain length (a chain is right only if every step is). A
+step first restates its clause verbatim ("k=x+8": a pure copy from the question, and the clause after
+the one copied last), then substitutes the value ("47+8": the previous line's result, the operation
+just written), then computes one +, - or * with a one-digit operand (values kept in [0, max_value]).
+Writing the value straight after "k=" (without the restated clause) asks the model to align the
+question's "x" with a number it must fetch elsewhere, which tiny models learned far more slowly. Variable names are random letters, so the
 lookup is by content, not by position. Distractors are extra clauses that hang off the chain but are
 not needed for the asked variable; the gold steps skip them.
 """
@@ -95,7 +98,7 @@ def generate(cfg: ArithConfig, rng: random.Random) -> tuple[str, list[str], int]
         op, operand = _draw_op(rng, values[prev], cfg)
         new = _apply(values[prev], op, operand)
         clauses.append((var, f"{var}={prev}{op}{operand}"))
-        steps.append(f"{var}={values[prev]}{op}{operand}={new}")
+        steps.append(f"{var}={prev}{op}{operand}={values[prev]}{op}{operand}={new}")
         values[var] = new
     # distractors hang off a random chain variable and are placed after it, so the question still
     # reads top to bottom; they never feed the asked variable.

@@ -45,7 +45,7 @@ SIZES: dict[str, ProsQAConfig] = {
 #: Evaluation splits are drawn from seed + this offset, `train-*` splits from the seed itself.
 EVAL_SEED_OFFSET = 1_000_003
 SPLITS = tuple(SIZES) + tuple(f"train-{s}" for s in SIZES)
-TRACES = ("path", "search")
+TRACES = ("path", "search", "backward")
 
 FIELDS = ("question", "answer", "steps", "idx_to_symbol", "edges", "root", "target", "neg_target")
 
@@ -120,6 +120,8 @@ class ProsQATask(Task):
         return _answer_sentence(problem)
 
     def cot_target(self, problem: Problem) -> str:
+        if self.trace == "backward":
+            return "\n".join(backward_trace(problem) + [f"Answer: {_answer_sentence(problem)}"])
         if self.trace == "search":
             return "\n".join(search_trace(problem) + [f"Answer: {_answer_sentence(problem)}"])
         return self.reference_output(problem)
@@ -155,6 +157,45 @@ def search_trace(problem: Problem) -> list[str]:
             if kid not in seen:
                 seen.add(kid)
                 queue.append(kid)
+    return lines
+
+
+def question_parents(question: str) -> dict[str, list[str]]:
+    """Each name's parents (subjects of the sentences it is the object of), in question order."""
+    parents: dict[str, list[str]] = {}
+    for parent, child in _SENTENCE.findall(question.rsplit(" Is ", 1)[0]):
+        parents.setdefault(child, []).append(parent)
+    return parents
+
+
+def backward_trace(problem: Problem) -> list[str]:
+    """Backward chaining from the first asked concept: each line "X: P." names the subject of the first
+    sentence (in question order) whose object is X, until a name with no parent. If that is the asked
+    person, the first concept is the answer; otherwise the second concept is chained the same way.
+
+    Why: every line is one retrieval at a fixed offset ("P is a X" / "Every P is a X": the subject sits
+    three words before the object), with no lookahead, which a tiny model learns from scratch; the
+    forward shortest path needs lookahead at every branch. Taking the first parent can end at another
+    person even when the concept is reachable (the ProsQA graphs have few such branches), so the trace
+    of a few problems ends without reaching the person; the answer line is still the gold answer.
+    """
+    asked = _ASKED.search(problem.question)
+    if not asked:
+        raise LeanthinkError(f"prosqa: {problem.id}: question does not end with 'Is X a A or B?'")
+    person, first, second = asked.groups()
+    parents = question_parents(problem.question)
+    lines: list[str] = []
+    for concept in (first, second):
+        node, seen = concept, {concept}
+        while parents.get(node):
+            parent = parents[node][0]
+            lines.append(f"{node}: {parent}.")
+            if parent in seen:  # a cycle cannot happen in a DAG; guard against hand-made files
+                break
+            seen.add(parent)
+            node = parent
+        if node == person:
+            break
     return lines
 
 
