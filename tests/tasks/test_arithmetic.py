@@ -10,7 +10,8 @@ from leanthink.errors import LeanthinkError
 from leanthink.tasks import get_task
 from leanthink.tasks.arithmetic import SPLITS, ArithConfig, ArithTask
 
-STEP = re.compile(r"^([a-z])=([a-z])([+\-*])(\d+)=(\d+)([+\-*])(\d+)=(\d+)$")
+STEP = re.compile(r"^([a-z])=(\d+)([+\-*])(\d+)=(\d+)$")
+RESTATED = re.compile(r"^([a-z])=([a-z])([+\-*])(\d+)=(\d+)([+\-*])(\d+)=(\d+)$")
 
 
 def clauses(question: str) -> dict[str, str]:
@@ -28,8 +29,8 @@ def test_steps_follow_the_question_and_compute_the_answer(split):
         values = {v: int(d) for v, d in defs.items() if d.isdigit()}
         assert len(values) == 1 and cfg.min_steps <= len(p.steps) <= cfg.max_steps
         for step in p.steps:
-            var, src, sop, sb, a, op, b, result = STEP.match(step).groups()
-            assert defs[var] == f"{src}{sop}{sb}"          # the clause, restated verbatim
+            var, a, op, b, result = STEP.match(step).groups()
+            src, sop, sb = re.match(r"([a-z])([+\-*])(\d+)", defs[var]).groups()
             assert values[src] == int(a) and (sop, sb) == (op, b)
             assert int(result) == eval(f"{a}{op}{b}") and 0 <= int(result) <= cfg.max_value
             values[var] = int(result)
@@ -74,3 +75,16 @@ def test_unknown_split_and_data_file_are_errors(tmp_path):
         get_task("arith").load("medium")
     with pytest.raises(LeanthinkError, match="reads no --data"):
         get_task("arith").load(data=tmp_path / "x.jsonl")
+
+
+def test_restated_trace_copies_the_clause_then_computes():
+    plain = ArithTask(SPLITS["hard"]).load("hard", limit=30)
+    restated = ArithTask(SPLITS["hard"], trace="restate").load("hard", limit=30)
+    for p, r in zip(plain, restated):
+        assert p.question == r.question and p.answer == r.answer
+        defs = clauses(r.question)
+        for short, long in zip(p.steps, r.steps):
+            var, src, sop, sb, a, op, b, result = RESTATED.match(long).groups()
+            assert defs[var] == f"{src}{sop}{sb}" and short == f"{var}={a}{op}{b}={result}"
+    with pytest.raises(LeanthinkError, match="unknown trace"):
+        ArithTask(trace="verbose")

@@ -4,15 +4,16 @@ A problem defines variables one per clause, each from an earlier one by a single
 for the last one on the chain:
 
     question: "x=47. k=x+8. m=k-5. q=m*2. What is q?"
-    steps:    "k=x+8=47+8=55", "m=k-5=55-5=50", "q=m*2=50*2=100"   (one per line), then "Answer: 100"
+    steps:    "k=47+8=55", "m=55-5=50", "q=50*2=100"   (one per line), then "Answer: 100"
+    restated: "k=x+8=47+8=55", ...                            (trace="restate")
 
-Why this design: every step is the same small skill, so a tiny transformer learns single steps
-almost perfectly and difficulty comes from chain length (a chain is right only if every step is). A
-step first restates its clause verbatim ("k=x+8": a pure copy from the question, and the clause after
-the one copied last), then substitutes the value ("47+8": the previous line's result, the operation
-just written), then computes one +, - or * with a one-digit operand (values kept in [0, max_value]).
-Writing the value straight after "k=" (without the restated clause) asks the model to align the
-question's "x" with a number it must fetch elsewhere, which tiny models learned far more slowly. Variable names are random letters, so the
+Why this design: every step is the same small skill (look up the defining clause of the next
+variable by name, copy the previous result, apply one +, - or * with a one-digit operand, values kept
+in [0, max_value]), so a tiny transformer learns single steps almost perfectly and difficulty comes
+from chain length: a chain is right only if every step is. The `restate` trace first copies the
+clause verbatim ("k=x+8", a pure copy from the question) before substituting the value, which turns
+the lookup into plain induction-style copying; it is longer, and offered as an option.
+Variable names are random letters, so the
 lookup is by content, not by position. Distractors are extra clauses that hang off the chain but are
 not needed for the asked variable; the gold steps skip them.
 """
@@ -86,7 +87,10 @@ def _draw_op(rng: random.Random, value: int, cfg: ArithConfig) -> tuple[str, int
     return rng.choice([v for v in valid if v[0] == op])
 
 
-def generate(cfg: ArithConfig, rng: random.Random) -> tuple[str, list[str], int]:
+TRACES = ("compact", "restate")
+
+
+def generate(cfg: ArithConfig, rng: random.Random, trace: str = "compact") -> tuple[str, list[str], int]:
     """One problem: (question, gold steps, answer)."""
     n = rng.randint(cfg.min_steps, cfg.max_steps)
     names = rng.sample(_LETTERS, n + 1 + cfg.distractors)
@@ -98,7 +102,8 @@ def generate(cfg: ArithConfig, rng: random.Random) -> tuple[str, list[str], int]
         op, operand = _draw_op(rng, values[prev], cfg)
         new = _apply(values[prev], op, operand)
         clauses.append((var, f"{var}={prev}{op}{operand}"))
-        steps.append(f"{var}={prev}{op}{operand}={values[prev]}{op}{operand}={new}")
+        restated = f"{prev}{op}{operand}=" if trace == "restate" else ""
+        steps.append(f"{var}={restated}{values[prev]}{op}{operand}={new}")
         values[var] = new
     # distractors hang off a random chain variable and are placed after it, so the question still
     # reads top to bottom; they never feed the asked variable.
@@ -116,8 +121,11 @@ class ArithTask(Task):
     splits = tuple(SPLITS)
     answer_kind = "number"
 
-    def __init__(self, config: ArithConfig | None = None):
+    def __init__(self, config: ArithConfig | None = None, trace: str = "compact"):
+        if trace not in TRACES:
+            raise LeanthinkError(f"arith: unknown trace {trace!r}; choose one of {', '.join(TRACES)}")
         self.config = config
+        self.trace = trace
 
     def load(self, split: str | None = None, data: Path | None = None, limit: int | None = None,
              seed: int = 0) -> list[Problem]:
@@ -134,7 +142,7 @@ class ArithTask(Task):
         rng = random.Random(f"arith/{split}/{base}")
         out = []
         for i in range(n):
-            question, steps, answer = generate(cfg, rng)
+            question, steps, answer = generate(cfg, rng, self.trace)
             out.append(Problem(id=f"arith-{split}-{seed}-{i}", question=question, answer=str(answer),
                                steps=tuple(steps), meta={"n_steps": len(steps)}))
         return out
@@ -143,4 +151,4 @@ class ArithTask(Task):
         return numbers_equal(predicted, problem.answer)
 
     def with_config(self, **changes) -> "ArithTask":
-        return ArithTask(replace(self.config or SPLITS["easy"], **changes))
+        return ArithTask(replace(self.config or SPLITS["easy"], **changes), self.trace)
