@@ -9,7 +9,6 @@ import torch
 
 from helpers import CHATML, micro_llama  # noqa: F401  (tests/ is on pythonpath)
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def micro_dir(tmp_path_factory) -> Path:

@@ -11,7 +11,7 @@ from leanthink.bench.harness import read_results
 from leanthink.engine.hf import HFEngine
 
 from cli_helpers import run_cli
-from conftest import SHARED_DATA
+from helpers import SHARED_DATA
 
 
 def test_chat_model_gets_a_boxed_instruction_in_its_template(qwen_dir):
