@@ -178,9 +178,10 @@ def train(
     out: Path = typer.Option(Path("runs/model"), help="Output checkpoint directory (resumes if it holds a run)."),
     size: str = typer.Option("tiny", help="micro, tiny (~3M) or small (~25M)."),
     init: Optional[str] = typer.Option(None, help="Start from this checkpoint instead of a new model."),
-    steps: int = typer.Option(1500, help="Optimiser steps (without stages in --split)."),
-    batch_size: int = typer.Option(48),
-    lr: float = typer.Option(2e-3),
+    steps: int = typer.Option(2000, help="Optimiser steps (without stages in --split)."),
+    batch_size: int = typer.Option(32),
+    lr: float = typer.Option(2e-3, help="Peak learning rate (cosine decay to 10%)."),
+    warmup: int = typer.Option(100, help="Linear warm-up steps."),
     direct_fraction: float = typer.Option(0.2, help="Share of direct-answer examples."),
     eval_every: int = typer.Option(250),
     eval_split: str = typer.Option("easy"),
@@ -201,7 +202,7 @@ def train(
             raise LeanthinkError(f"--task-option {item!r}: expected KEY=VALUE")
         options.append((key, value))
     cfg = SFTConfig(task=task, task_options=tuple(options), split=split, out=str(out), size=size, init=init, steps=steps, batch_size=batch_size,
-                    lr=lr, direct_fraction=direct_fraction, eval_every=eval_every, eval_split=eval_split,
+                    lr=lr, warmup=warmup, direct_fraction=direct_fraction, eval_every=eval_every, eval_split=eval_split,
                     eval_limit=eval_limit, seed=seed, threads=threads, compile=compile)
     path = run_train(cfg, progress=progress)
     typer.echo(f"saved {path}")

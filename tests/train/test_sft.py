@@ -92,3 +92,20 @@ def test_batches_mask_the_prompt_and_are_deterministic():
 def test_bad_settings_are_errors(tmp_path, bad):
     with pytest.raises(LeanthinkError):
         train(cfg(tmp_path / "d", **bad), progress=False)
+
+
+def test_train_command_line(tmp_path, capsys):
+    from cli_helpers import run_cli
+
+    out = tmp_path / "cli"
+    code, stdout, err = run_cli(["train", "--task", "prosqa", "--task-option", "trace=backward", "--split",
+                                 "train-small:2,train-medium:1", "--size", "micro", "--batch-size", "2",
+                                 "--eval-every", "2", "--eval-limit", "2", "--eval-split", "small", "--no-compile",
+                                 "--no-progress", "--out", out], capsys)
+    assert code == 0, err
+    meta = json.loads((out / "leanthink.json").read_text())
+    assert meta["task"] == "prosqa" and meta["train_config"]["task_options"] == [["trace", "backward"]]
+    assert [(h["stage"], h["step"]) for h in meta["history"]] == [("train-small", 2), ("train-medium", 1)]
+    code, _, err = run_cli(["train", "--task", "prosqa", "--task-option", "trace=sideways", "--out", out,
+                            "--no-progress"], capsys)
+    assert code == 2 and "unknown trace" in err
