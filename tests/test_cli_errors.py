@@ -71,3 +71,11 @@ def test_unknown_split_and_setting(micro_dir, capsys, results):
                 "no such setting")
     check_error(capsys, ["eval", "--task", "arith", "--method", "reference", "--temperature", "0.5"], results,
                 "--temperature does not apply")
+
+
+def test_set_values_are_typed(micro_dir, capsys, results):
+    check_error(capsys, ["eval", "--task", "arith", "--set", "top_p=lots", "--model", micro_dir], results,
+                "--set top_p=lots", "float")
+    from leanthink.cli import method_settings
+
+    assert method_settings("cot", ["top_p=0.5", "max_new_tokens=7"]) == {"top_p": 0.5, "max_new_tokens": 7}

@@ -32,9 +32,10 @@ _mount_concepts()
 
 
 def _parse_setting(cls, key: str, raw: str):
-    hints = typing.get_type_hints(cls)
-    kind = hints.get(key, str)
-    base = typing.get_args(kind)[0] if typing.get_origin(kind) in (typing.Union, getattr(__import__("types"), "UnionType", None)) else kind
+    """`raw` converted to the type of `cls`'s field `key` (an `X | None` field takes X)."""
+    kind = typing.get_type_hints(cls).get(key, str)
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    base = args[0] if args else kind
     try:
         if base is bool:
             if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
