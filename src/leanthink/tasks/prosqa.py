@@ -129,12 +129,18 @@ class ProsQATask(Task):
 
 # -- traces ---------------------------------------------------------------------------------------
 
+def _neighbours(question: str, of: int) -> dict[str, list[str]]:
+    """For each name, the other end of every sentence in which it is the subject (of=0: its children)
+    or the object (of=1: its parents), in the order the sentences appear in the question text."""
+    out: dict[str, list[str]] = {}
+    for edge in _SENTENCE.findall(question.rsplit(" Is ", 1)[0]):
+        out.setdefault(edge[of], []).append(edge[1 - of])
+    return out
+
+
 def question_children(question: str) -> dict[str, list[str]]:
-    """Each name's children, in the order their sentences appear in the question text."""
-    children: dict[str, list[str]] = {}
-    for parent, child in _SENTENCE.findall(question.rsplit(" Is ", 1)[0]):
-        children.setdefault(parent, []).append(child)
-    return children
+    """Each name's children, in question order."""
+    return _neighbours(question, of=0)
 
 
 def search_trace(problem: Problem) -> list[str]:
@@ -162,10 +168,7 @@ def search_trace(problem: Problem) -> list[str]:
 
 def question_parents(question: str) -> dict[str, list[str]]:
     """Each name's parents (subjects of the sentences it is the object of), in question order."""
-    parents: dict[str, list[str]] = {}
-    for parent, child in _SENTENCE.findall(question.rsplit(" Is ", 1)[0]):
-        parents.setdefault(child, []).append(parent)
-    return parents
+    return _neighbours(question, of=1)
 
 
 def backward_trace(problem: Problem) -> list[str]:
