@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from leanthink.bench.harness import read_results
 from leanthink.engine.hf import HFEngine

@@ -137,7 +137,7 @@ class _NoModel:
 
 def _engine_for(method: str, model: str, prompt_style, instruction, device, dtype):
     from .engine.hf import load_engine
-    from .prompting import COT_INSTRUCTION, PromptStyle
+    from .prompting import PromptStyle
 
     options = {"cot_instruction": instruction} if instruction else {}
     if method == "reference":

@@ -8,12 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from leanthink.bench.harness import read_results
-from leanthink.bench.report import load_summaries, summarise, wilson
+from leanthink.bench.report import load_summaries, wilson
 from leanthink.errors import DataError
 
 from cli_helpers import run_cli

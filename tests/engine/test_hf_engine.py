@@ -158,4 +158,6 @@ def test_engine_loads_a_directory_and_hashes_it(micro_dir):
     e = HFEngine.load(str(micro_dir))
     assert e.prompt_style.name == "plain" and len(e.model_hash) == 16
     outs, usage = e.generate(["x=1. What is x?\n"], SamplingParams(max_new_tokens=3))
-    assert usage[0].generated_tokens == len(outs[0].token_ids) or outs[0].finish_reason == "eos"
+    # an EOS is counted as generated but is not part of the returned tokens
+    assert usage[0].generated_tokens == len(outs[0].token_ids) + (outs[0].finish_reason == "eos")
+    assert e.model_hash == HFEngine.load(str(micro_dir)).model_hash

@@ -9,7 +9,6 @@ thought markers) are reserved now, so adding a method never resizes a shipped ch
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Iterable
 
 EOS = "<|endoftext|>"
@@ -48,7 +47,6 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
 def builtin_corpus(seed: int = 0) -> list[str]:
     """Text the built-in tokenizer is trained on: generated task text plus plain English."""
     from ..tasks.arithmetic import SPLITS, ArithTask
-    from ..tasks.base import Problem
 
     texts: list[str] = []
     arith = ArithTask(SPLITS["train"])
