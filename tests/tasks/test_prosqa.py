@@ -12,7 +12,7 @@ import pytest
 from leanthink.errors import DataError, LeanthinkError
 from leanthink.tasks import get_task
 from leanthink.tasks.base import Problem
-from leanthink.tasks.prosqa import ProsQATask, graph_of, question_children, search_trace
+from leanthink.tasks.prosqa import ProsQATask, graph_of, question_children, question_parents, search_trace
 from leanthink.tasks.prosqa_gen import ProsQAConfig, distances, generate_item, sentence
 
 REAL = Path(__file__).parents[2].parent / "shared" / "data" / "prosqa_valid.json"
@@ -72,7 +72,7 @@ def check_search(p: Problem) -> None:
     assert all(p.answer not in line.split(": ")[1].rstrip(".").split(", ") for line in lines[:-1])
 
 
-@pytest.mark.parametrize("split", ["small", "medium", "full", "train-small"])
+@pytest.mark.parametrize("split", ["xsmall", "small", "medium", "full", "train-small"])
 def test_generated_problems_are_well_formed(split):
     task = ProsQATask(trace="search")
     for p in task.load(split=split, limit=60, seed=3):
@@ -83,7 +83,7 @@ def test_generated_problems_are_well_formed(split):
 
 
 def test_split_sizes_follow_their_config():
-    for split, (lo, hi) in {"small": (1, 3), "medium": (2, 4), "full": (3, 6)}.items():
+    for split, (lo, hi) in {"xsmall": (1, 2), "small": (1, 3), "medium": (2, 4), "full": (3, 6)}.items():
         lengths = {len(p.steps) for p in ProsQATask().load(split=split, limit=100)}
         assert lengths <= set(range(lo, hi + 1)) and len(lengths) > 1
     small = ProsQATask().load(split="small", limit=50)
@@ -210,7 +210,7 @@ def test_malformed_items_name_item_and_field(tmp_path, changes, message):
 
 
 def test_backward_trace_lines_are_first_parent_lookups():
-    from leanthink.tasks.prosqa import backward_trace, question_parents
+    from leanthink.tasks.prosqa import backward_trace
 
     task = ProsQATask(trace="backward")
     reached = 0
@@ -229,3 +229,23 @@ def test_backward_trace_lines_are_first_parent_lookups():
         assert task.grade(task.extract(target), p)
     # first-parent chaining reaches the person for nearly every problem (the rest end at another root)
     assert reached / len(problems) >= 0.9
+
+
+def test_trace_check_grades_each_backward_line_against_the_graph():
+    import importlib.util
+
+    path = Path(__file__).parents[2] / "benchmarks" / "prosqa_trace_check.py"
+    spec = importlib.util.spec_from_file_location("prosqa_trace_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    task = ProsQATask(trace="backward")
+    p = task.load("small", limit=1, seed=5)[0]
+    gold = module.check(p, task.cot_target(p))
+    n = len(backward_lines := task.cot_target(p).splitlines()[:-1])
+    assert n and gold == {"lines": n, "lookup": n, "first": n, "linked": n, "reached": int(
+        any(line.endswith(f": {p.question.rsplit(' Is ', 1)[1].split()[0]}.") for line in backward_lines))}
+    # a line naming a non-parent fails the lookup; a line that does not follow the chain is not linked
+    person, first, _ = re.search(r"Is (\w+) a (\w+) or (\w+)\?", p.question).groups()
+    stranger = next(s for s in p.meta["idx_to_symbol"] if s not in question_parents(p.question).get(first, []))
+    bad = module.check(p, f"{first}: {stranger}.\nnotanode: {person}.\nAnswer: {person} is a {first}.")
+    assert bad["lines"] == 2 and bad["lookup"] == 0 and bad["linked"] == 1 and bad["reached"] == 1

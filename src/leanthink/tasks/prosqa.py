@@ -6,7 +6,8 @@
     steps:    "Tom is a terpus.", "Every terpus is a brimpus.", "Every brimpus is a lempus."
 
 Generated splits (see prosqa_gen.py for the construction and docs/prosqa.md for their statistics)
-form a curriculum over graph size: `small` (6-10 nodes, paths of 1-3 edges), `medium` (12-17 nodes,
+form a curriculum over graph size: `xsmall` (5-7 nodes, paths of 1-2 edges; a warm-up for learning
+the lookup), `small` (6-10 nodes, paths of 1-3 edges), `medium` (12-17 nodes,
 2-4 edges) and `full` (the real file's sizes). Seed convention, as in `arith`: the plain names are
 evaluation splits, drawn from `seed + EVAL_SEED_OFFSET`; `train-small`, `train-medium` and
 `train-full` are the same generators drawn from `seed` itself, so no training problem is an
@@ -38,6 +39,7 @@ from .prosqa_gen import Graph, ProsQAConfig, generate_item
 
 #: Generated sizes. `full` reproduces the real validation file (23 nodes, 36 edges, paths 3-6).
 SIZES: dict[str, ProsQAConfig] = {
+    "xsmall": ProsQAConfig(min_nodes=5, max_nodes=7, min_path=1, max_path=2),
     "small": ProsQAConfig(min_nodes=6, max_nodes=10, min_path=1, max_path=3),
     "medium": ProsQAConfig(min_nodes=12, max_nodes=17, min_path=2, max_path=4),
     "full": ProsQAConfig(),
@@ -178,7 +180,9 @@ def backward_trace(problem: Problem) -> list[str]:
 
     Why: every line is one retrieval at a fixed offset ("P is a X" / "Every P is a X": the subject sits
     three words before the object), with no lookahead, which a tiny model learns from scratch; the
-    forward shortest path needs lookahead at every branch. Taking the first parent can end at another
+    forward shortest path needs lookahead at every branch. (A variant whose lines keep the question's
+    tokens, "Is a tumpus: bompus." rather than a line-initial "tumpus" that BPE encodes differently
+    from " tumpus", did no better: docs/builtin-models.md.) Taking the first parent can end at another
     person even when the concept is reachable (the ProsQA graphs have few such branches), so the trace
     of a few problems ends without reaching the person; the answer line is still the gold answer.
     """

@@ -1,0 +1,109 @@
+"""Can a built-in-size model learn ProsQA's single lookup? Backward (parent) against forward (child).
+
+    .venv/bin/python benchmarks/prosqa_lookup_probe.py --direction backward --split xsmall --steps 600
+    .venv/bin/python benchmarks/prosqa_lookup_probe.py --direction forward  --split xsmall --steps 600
+
+Every example is one generated ProsQA question (its sentences only) followed by one query about a
+node with exactly one parent (backward) or exactly one child (forward), so the answer is unique:
+
+    backward: "... Every bompus is a tumpus. ...\nIs a tumpus:"  ->  " bompus."
+    forward:  "... Every bompus is a tumpus. ...\nA bompus is:"  ->  " tumpus."
+
+The two differ only in where the answer stands relative to the matched words: after them (forward,
+the copy an induction head makes) or three tokens before them (backward, what the `backward` trace of
+`prosqa` needs at each line). A model is trained from scratch on fresh examples with the recipe of
+`leanthink train`, and every --eval-every steps its greedy first answer token is scored on 300
+held-out examples (teacher forcing, one forward pass). Prints one JSON line per evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+
+import torch
+
+from leanthink.models.registry import builtin_tokenizer
+from leanthink.models.tiny import llama_config
+from leanthink.tasks.prosqa import SIZES, question_children, question_parents
+from leanthink.tasks.prosqa_gen import generate_item
+from leanthink.train.data import collate
+
+
+def example(direction: str, split: str, rng: random.Random, tokenizer) -> tuple[list[int], list[int]]:
+    while True:
+        item = generate_item(SIZES[split], rng)
+        facts = item["question"].rsplit(" Is ", 1)[0]
+        links = question_parents(facts) if direction == "backward" else question_children(facts)
+        unique = sorted(k for k, v in links.items() if len(v) == 1)
+        if unique:
+            break
+    node = rng.choice(unique)
+    query = f"Is a {node}:" if direction == "backward" else f"A {node} is:"
+    p_ids = tokenizer(f"{facts}\n{query}", add_special_tokens=False)["input_ids"]
+    t_ids = tokenizer(f" {links[node][0]}.", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return p_ids + t_ids, [-100] * len(p_ids) + t_ids
+
+
+@torch.no_grad()
+def accuracy(model, batch) -> float:
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    labels = batch["labels"]
+    first = (labels != -100).int().argmax(dim=1)  # position of the first answer token
+    rows = torch.arange(len(labels))
+    return (logits[rows, first - 1].argmax(-1) == labels[rows, first]).float().mean().item()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--direction", choices=("backward", "forward"), required=True)
+    ap.add_argument("--split", choices=tuple(SIZES), default="xsmall")
+    ap.add_argument("--size", default="tiny")
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    tokenizer = builtin_tokenizer()
+    torch.manual_seed(args.seed)
+    from transformers import LlamaForCausalLM
+
+    model = LlamaForCausalLM(llama_config(args.size, tokenizer))
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    held_rng = random.Random(f"probe-eval/{args.seed}")
+    held = collate([example(args.direction, args.split, held_rng, tokenizer) for _ in range(300)],
+                   tokenizer.pad_token_id)
+    rng = random.Random(f"probe-train/{args.seed}")
+    t0 = time.time()
+    for step in range(args.steps):
+        progress = max(0.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        batch = collate([example(args.direction, args.split, rng, tokenizer) for _ in range(args.batch_size)],
+                        tokenizer.pad_token_id)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
+            model.eval()
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                acc = accuracy(model, held)
+            model.train()
+            print(json.dumps({"direction": args.direction, "split": args.split, "step": step + 1,
+                              "loss": round(loss.item(), 4), "held_out_accuracy": round(acc, 4),
+                              "elapsed_s": round(time.time() - t0, 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Where a ProsQA reasoner goes wrong: checks every line of its `backward` traces against the graph.
+
+    .venv/bin/leanthink eval --task prosqa --split small --method cot --model builtin:prosqa \
+        --limit 500 --out results/prosqa_small.jsonl
+    .venv/bin/python benchmarks/prosqa_trace_check.py results/prosqa_small.jsonl
+
+For each ProsQA `cot` run in the results file, the problems are rebuilt from the run's split (or data
+file) and seed, and each trace line "X: P." is graded:
+
+- `lookup`: P is a parent of X (some sentence of the question says "P is a X" or "Every P is a X");
+- `first`: P is the first such parent in question order, the line the training trace would write;
+- `linked`: X is one of the two asked concepts or the P of the line before (the chain is followed);
+- `reached`: some line names the asked person as a parent (a chain got back to the root).
+
+Lookup accuracy near the share of right answers means the model answers by its own chain; lookups
+at chance (about one over the number of names in the question) mean it never learned the retrieval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from leanthink.bench.harness import read_results
+from leanthink.tasks import get_task
+from leanthink.tasks.prosqa import _ASKED, question_parents
+
+_LINE = re.compile(r"(?:Is an? )?(?!Answer\b)(\w+): (\w+)\.")  # "X: P." (and the "Is a X: P." variant)
+
+
+def check(problem, output: str) -> dict[str, int]:
+    """Counts of trace lines and of lines passing each check, for one output."""
+    person, *asked = _ASKED.search(problem.question).groups()
+    parents = question_parents(problem.question)
+    counts = defaultdict(int)
+    previous = None
+    for line in output.splitlines():
+        m = _LINE.fullmatch(line.strip())
+        if not m:
+            continue
+        child, parent = m.groups()
+        counts["lines"] += 1
+        counts["lookup"] += parent in parents.get(child, ())
+        counts["first"] += parents.get(child, [None])[0] == parent
+        counts["linked"] += child in asked or child == previous
+        counts["reached"] = max(counts["reached"], int(parent == person))
+        previous = parent
+    return counts
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", type=Path, help="a results file written by `leanthink eval --task prosqa`")
+    args = ap.parse_args()
+    runs: dict[str, list[dict]] = defaultdict(list)
+    for row in read_results(args.results):
+        if row["task"] == "prosqa" and row["method"] == "cot":
+            runs[row["run_id"]].append(row)
+    if not runs:
+        raise SystemExit(f"error: {args.results}: no prosqa cot runs")
+    task = get_task("prosqa", trace="backward")
+    print("| run | data | n | accuracy | lines/problem | lookup | first parent | linked | reached person |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for run_id, rows in runs.items():
+        r0 = rows[0]
+        data = Path(r0["data"]) if r0["data"] else None
+        problems = {p.id: p for p in task.load(r0["split"], data=data, seed=r0["seed"],
+                                               limit=None if data else 1 + max(
+                                                   int(r["problem_id"].rsplit("-", 1)[1]) for r in rows))}
+        total = defaultdict(int)
+        for row in rows:
+            for k, v in check(problems[row["problem_id"]], row["output"]).items():
+                total[k] += v
+        n, lines = len(rows), max(total["lines"], 1)
+        acc = sum(r["correct"] for r in rows) / n
+        print(f"| {run_id} | {r0['data'] or r0['split']} | {n} | {acc:.1%} | {total['lines'] / n:.2f} | "
+              f"{total['lookup'] / lines:.1%} | {total['first'] / lines:.1%} | {total['linked'] / lines:.1%} | "
+              f"{total['reached'] / n:.1%} |")
+
+
+if __name__ == "__main__":
+    main()
