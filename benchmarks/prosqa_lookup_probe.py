@@ -69,6 +69,7 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tokenizer = builtin_tokenizer()
@@ -82,6 +83,11 @@ def main() -> None:
                    tokenizer.pad_token_id)
     rng = random.Random(f"probe-train/{args.seed}")
     t0 = time.time()
+    from rich.progress import Progress
+
+    bar = Progress(disable=not args.progress)
+    job = bar.add_task(f"probe {args.direction}/{args.split}", total=args.steps)
+    bar.start()
     for step in range(args.steps):
         progress = max(0.0, (step - args.warmup) / max(1, args.steps - args.warmup))
         lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
@@ -95,14 +101,16 @@ def main() -> None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
+        bar.update(job, completed=step + 1)
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
             model.eval()
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 acc = accuracy(model, held)
             model.train()
-            print(json.dumps({"direction": args.direction, "split": args.split, "step": step + 1,
-                              "loss": round(loss.item(), 4), "held_out_accuracy": round(acc, 4),
-                              "elapsed_s": round(time.time() - t0, 1)}), flush=True)
+            bar.console.print(json.dumps({"direction": args.direction, "split": args.split, "step": step + 1,
+                                          "loss": round(loss.item(), 4), "held_out_accuracy": round(acc, 4),
+                                          "elapsed_s": round(time.time() - t0, 1)}), soft_wrap=True)
+    bar.stop()
 
 
 if __name__ == "__main__":

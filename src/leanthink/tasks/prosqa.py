@@ -7,13 +7,13 @@
 
 Generated splits (see prosqa_gen.py for the construction and docs/prosqa.md for their statistics)
 form a curriculum over graph size: `xsmall` (5-7 nodes, paths of 1-2 edges; a warm-up for learning
-the lookup), `small` (6-10 nodes, paths of 1-3 edges), `medium` (12-17 nodes,
-2-4 edges) and `full` (the real file's sizes). Seed convention, as in `arith`: the plain names are
+the lookup), `small` (6-10 nodes, paths of 1-3 edges), `medium` (12-17 nodes, 2-4 edges) and `full`
+(the real file's sizes). Seed convention, as in `arith`: the plain names are
 evaluation splits, drawn from `seed + EVAL_SEED_OFFSET`; `train-small`, `train-medium` and
 `train-full` are the same generators drawn from `seed` itself, so no training problem is an
 evaluation problem. Problem i of a split depends only on (size, seed, i), so `limit` takes a prefix.
 
-Two chain-of-thought formats for training built-in reasoners (`ProsQATask(trace=...)`):
+Three chain-of-thought formats for training built-in reasoners (`ProsQATask(trace=...)`):
 
 - `path`: the gold shortest path, one sentence per line (the Coconut format). Writing its first
   step needs lookahead: of the root's children, only the one leading to the target is right.
@@ -21,8 +21,10 @@ Two chain-of-thought formats for training built-in reasoners (`ProsQATask(trace=
   in the order their sentences appear in the question ("Tom: terpus, dumpus."). Each line is a pure
   lookup; nodes are expanded in first-seen order, once each, leaves (no sentence starts with them)
   are skipped, and the search stops at the line that names one of the two candidates.
+- `backward`: backward chaining from the asked concepts, one parent lookup per line ("lempus:
+  brimpus."); see `backward_trace`. `builtin:prosqa` is trained on it.
 
-Both end with `Answer: Tom is a lempus.`.
+All end with `Answer: Tom is a lempus.`.
 """
 
 from __future__ import annotations
@@ -179,12 +181,13 @@ def backward_trace(problem: Problem) -> list[str]:
     person, the first concept is the answer; otherwise the second concept is chained the same way.
 
     Why: every line is one retrieval at a fixed offset ("P is a X" / "Every P is a X": the subject sits
-    three words before the object), with no lookahead, which a tiny model learns from scratch; the
-    forward shortest path needs lookahead at every branch. (A variant whose lines keep the question's
-    tokens, "Is a tumpus: bompus." rather than a line-initial "tumpus" that BPE encodes differently
-    from " tumpus", did no better: docs/builtin-models.md.) Taking the first parent can end at another
-    person even when the concept is reachable (the ProsQA graphs have few such branches), so the trace
-    of a few problems ends without reaching the person; the answer line is still the gold answer.
+    three words before the object), with no lookahead; the forward shortest path needs lookahead at
+    every branch. The lookup itself is still hard for a tiny model trained from scratch on a CPU
+    budget (docs/builtin-models.md measures it); a variant whose lines keep the question's tokens,
+    "Is a tumpus: bompus." rather than a line-initial "tumpus" that BPE encodes differently from
+    " tumpus", did no better. Taking the first parent can end at another person even when the concept
+    is reachable (the ProsQA graphs have few such branches), so the trace of a few problems ends
+    without reaching the person; the answer line is still the gold answer.
     """
     asked = _ASKED.search(problem.question)
     if not asked:

@@ -187,7 +187,7 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
                         entry["eval_accuracy"] = evaluate(model, tokenizer, task, cfg.eval_split, cfg.eval_limit)
                         model.train()
                     state["history"].append(entry)
-                    bar.console.print(json.dumps(entry))
+                    bar.console.print(json.dumps(entry), soft_wrap=True)  # one line per entry, whatever the width
                     _save_resume(resume_dir, model, opt, cfg, {**state, "stage": stage_i + int(last),
                                                                "step": 0 if last else state["step"]})
                 steps_done += 1
