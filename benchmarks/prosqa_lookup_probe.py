@@ -70,6 +70,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
+                    help="bf16 autocast, as `leanthink train` (--no-bf16: float32 throughout)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tokenizer = builtin_tokenizer()
@@ -95,7 +97,7 @@ def main() -> None:
             g["lr"] = lr
         batch = collate([example(args.direction, args.split, rng, tokenizer) for _ in range(args.batch_size)],
                         tokenizer.pad_token_id)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -104,7 +106,7 @@ def main() -> None:
         bar.update(job, completed=step + 1)
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
             model.eval()
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
                 acc = accuracy(model, held)
             model.train()
             bar.console.print(json.dumps({"direction": args.direction, "split": args.split, "step": step + 1,
