@@ -31,6 +31,7 @@ from leanthink.models.tiny import llama_config
 from leanthink.tasks.prosqa import SIZES, question_children, question_parents
 from leanthink.tasks.prosqa_gen import generate_item
 from leanthink.train.data import collate
+from leanthink.train.sft import sft_step
 
 
 def example(direction: str, split: str, rng: random.Random, tokenizer) -> tuple[list[int], list[int]]:
@@ -97,12 +98,7 @@ def main() -> None:
             g["lr"] = lr
         batch = collate([example(args.direction, args.split, rng, tokenizer) for _ in range(args.batch_size)],
                         tokenizer.pad_token_id)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-            loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        loss = sft_step(model, model, opt, batch, args.bf16)
         bar.update(job, completed=step + 1)
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
             model.eval()

@@ -170,12 +170,7 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
                     g["lr"] = _lr_at(step, total, cfg)
                 batch = sample_batch(task, split, step + 100_000 * stage_i, cfg.seed, cfg.batch_size,
                                      cfg.direct_fraction, tokenizer, style)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                    loss = forward(**batch).loss
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                opt.zero_grad(set_to_none=True)
+                loss = sft_step(forward, model, opt, batch, cfg.bf16)
                 state["step"] = step + 1
                 bar.update(job, completed=step + 1, info=f"loss {loss.item():.3f}")
                 last = step + 1 == total
@@ -199,6 +194,18 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
             "train_time_s": round(state["elapsed_s"], 1)}
     save_checkpoint(model, tokenizer, out, meta)
     return out
+
+
+def sft_step(forward, model, opt, batch: dict[str, torch.Tensor], bf16: bool) -> torch.Tensor:
+    """One optimiser step of the recipe: forward (bf16 autocast on CPU), backward, gradients clipped
+    to norm 1, step, zero. `forward` is the model or its compiled wrapper; returns the loss."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = forward(**batch).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return loss
 
 
 def _save_resume(directory: Path, model, opt, cfg: SFTConfig, state: dict) -> None:
