@@ -13,7 +13,8 @@ The two differ only in where the answer stands relative to the matched words: af
 the copy an induction head makes) or three tokens before them (backward, what the `backward` trace of
 `prosqa` needs at each line). A model is trained from scratch on fresh examples with the recipe of
 `leanthink train`, and every --eval-every steps its greedy first answer token is scored on 300
-held-out examples (teacher forcing, one forward pass). Prints one JSON line per evaluation.
+held-out examples (teacher forcing, one forward pass). Prints the held-out score of a blind guess
+first, then one JSON line per evaluation.
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ import torch
 
 from leanthink.models.registry import builtin_tokenizer
 from leanthink.models.tiny import llama_config
-from leanthink.tasks.prosqa import SIZES, question_children, question_parents
+from leanthink.tasks.prosqa import _SENTENCE, SIZES, question_children, question_parents
 from leanthink.tasks.prosqa_gen import generate_item
 from leanthink.train.data import collate
 from leanthink.train.sft import sft_step
 
 
-def example(direction: str, split: str, rng: random.Random, tokenizer) -> tuple[list[int], list[int]]:
+def example(direction: str, split: str, rng: random.Random, tokenizer) -> tuple[list[int], list[int], float]:
+    """(input ids, labels, chance of a blind guess): the guess picks uniformly among the question's
+    subjects (backward) or objects (forward) other than the queried node, the baseline to beat."""
     while True:
         item = generate_item(SIZES[split], rng)
         facts = item["question"].rsplit(" Is ", 1)[0]
@@ -46,7 +49,9 @@ def example(direction: str, split: str, rng: random.Random, tokenizer) -> tuple[
     query = f"Is a {node}:" if direction == "backward" else f"A {node} is:"
     p_ids = tokenizer(f"{facts}\n{query}", add_special_tokens=False)["input_ids"]
     t_ids = tokenizer(f" {links[node][0]}.", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    return p_ids + t_ids, [-100] * len(p_ids) + t_ids
+    side = 0 if direction == "backward" else 1
+    pool = {sentence[side] for sentence in _SENTENCE.findall(facts)} - {node}
+    return p_ids + t_ids, [-100] * len(p_ids) + t_ids, 1 / len(pool)
 
 
 @torch.no_grad()
@@ -82,8 +87,10 @@ def main() -> None:
     model = LlamaForCausalLM(llama_config(args.size, tokenizer))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
     held_rng = random.Random(f"probe-eval/{args.seed}")
-    held = collate([example(args.direction, args.split, held_rng, tokenizer) for _ in range(300)],
-                   tokenizer.pad_token_id)
+    held_examples = [example(args.direction, args.split, held_rng, tokenizer) for _ in range(300)]
+    held = collate([e[:2] for e in held_examples], tokenizer.pad_token_id)
+    print(json.dumps({"direction": args.direction, "split": args.split, "held_out": len(held_examples),
+                      "guess_baseline": round(sum(e[2] for e in held_examples) / len(held_examples), 4)}))
     rng = random.Random(f"probe-train/{args.seed}")
     t0 = time.time()
     from rich.progress import Progress
@@ -96,7 +103,7 @@ def main() -> None:
         lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = collate([example(args.direction, args.split, rng, tokenizer) for _ in range(args.batch_size)],
+        batch = collate([example(args.direction, args.split, rng, tokenizer)[:2] for _ in range(args.batch_size)],
                         tokenizer.pad_token_id)
         loss = sft_step(model, model, opt, batch, args.bf16)
         bar.update(job, completed=step + 1)
