@@ -14,7 +14,9 @@ the copy an induction head makes) or three tokens before them (backward, what th
 `prosqa` needs at each line). A model is trained from scratch on fresh examples with the recipe of
 `leanthink train`, and every --eval-every steps its greedy first answer token is scored on 300
 held-out examples (teacher forcing, one forward pass). Prints the held-out score of a blind guess
-first, then one JSON line per evaluation.
+first, then one JSON line per evaluation. `--queries N` asks up to N distinct nodes per training
+example, one after another, each answer supervised (denser signal, as in multi-query associative
+recall; `benchmarks/recall_density_probe.py` is the token-level control).
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ from leanthink.train.data import collate
 from leanthink.train.sft import sft_step
 
 
-def example(direction: str, split: str, rng: random.Random, tokenizer) -> tuple[list[int], list[int], float]:
+def example(direction: str, split: str, rng: random.Random, tokenizer,
+            queries: int = 1) -> tuple[list[int], list[int], float]:
     """(input ids, labels, chance of a blind guess): the guess picks uniformly among the question's
-    subjects (backward) or objects (forward) other than the queried node, the baseline to beat."""
+    subjects (backward) or objects (forward) other than the queried node, the baseline to beat.
+    With queries > 1, up to that many distinct nodes are queried one after another (each answer is
+    supervised); the first query alone is what `accuracy` scores, so held-out sets use queries=1."""
     while True:
         item = generate_item(SIZES[split], rng)
         facts = item["question"].rsplit(" Is ", 1)[0]
@@ -45,13 +50,17 @@ def example(direction: str, split: str, rng: random.Random, tokenizer) -> tuple[
         unique = sorted(k for k, v in links.items() if len(v) == 1)
         if unique:
             break
-    node = rng.choice(unique)
-    query = f"Is a {node}:" if direction == "backward" else f"A {node} is:"
-    p_ids = tokenizer(f"{facts}\n{query}", add_special_tokens=False)["input_ids"]
-    t_ids = tokenizer(f" {links[node][0]}.", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    nodes = rng.sample(unique, min(queries, len(unique)))
+    ids = tokenizer(facts, add_special_tokens=False)["input_ids"]
+    labels = [-100] * len(ids)
+    for node in nodes:
+        query = f"Is a {node}:" if direction == "backward" else f"A {node} is:"
+        q_ids = tokenizer(f"\n{query}", add_special_tokens=False)["input_ids"]
+        a_ids = tokenizer(f" {links[node][0]}.", add_special_tokens=False)["input_ids"]
+        ids, labels = ids + q_ids + a_ids, labels + [-100] * len(q_ids) + a_ids
     side = 0 if direction == "backward" else 1
-    pool = {sentence[side] for sentence in _SENTENCE.findall(facts)} - {node}
-    return p_ids + t_ids, [-100] * len(p_ids) + t_ids, 1 / len(pool)
+    pool = {sentence[side] for sentence in _SENTENCE.findall(facts)} - {nodes[0]}
+    return ids + [tokenizer.eos_token_id], labels + [tokenizer.eos_token_id], 1 / len(pool)
 
 
 @torch.no_grad()
@@ -70,6 +79,8 @@ def main() -> None:
     ap.add_argument("--size", default="tiny")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--queries", type=int, default=1,
+                    help="lookups per training example (dense supervision; held-out examples ask one)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--eval-every", type=int, default=100)
@@ -89,7 +100,8 @@ def main() -> None:
     held_rng = random.Random(f"probe-eval/{args.seed}")
     held_examples = [example(args.direction, args.split, held_rng, tokenizer) for _ in range(300)]
     held = collate([e[:2] for e in held_examples], tokenizer.pad_token_id)
-    print(json.dumps({"direction": args.direction, "split": args.split, "held_out": len(held_examples),
+    print(json.dumps({"direction": args.direction, "split": args.split, "queries": args.queries,
+                      "held_out": len(held_examples),
                       "guess_baseline": round(sum(e[2] for e in held_examples) / len(held_examples), 4)}))
     rng = random.Random(f"probe-train/{args.seed}")
     t0 = time.time()
@@ -103,7 +115,7 @@ def main() -> None:
         lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = collate([example(args.direction, args.split, rng, tokenizer)[:2] for _ in range(args.batch_size)],
+        batch = collate([example(args.direction, args.split, rng, tokenizer, args.queries)[:2] for _ in range(args.batch_size)],
                         tokenizer.pad_token_id)
         loss = sft_step(model, model, opt, batch, args.bf16)
         bar.update(job, completed=step + 1)
