@@ -30,36 +30,64 @@ import torch
 
 def batch(generator: torch.Generator, size: int, pairs: int, queries: int, vocab: int,
           shared: bool = False, gap: int = 0, query_gap: int | None = None,
-          value_first: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+          value_first: bool = False, sep: int = 0, query_prefix: int = 0,
+          extra_parents: int = 0, supervise_sep: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(input ids, labels) of `size` MQAR sequences; labels are -100 except at the queried values.
+
     Keys are distinct ids from the lower half of the vocabulary and values any ids from the upper half,
-    or, with `shared`, keys and values are 2n distinct ids of one vocabulary (as ProsQA's concept words
-    are subjects in one sentence and objects in another). `gap` filler tokens (fixed ids past the
-    vocabulary, like ProsQA's " is a") stand between every key and its value,
-    in the context and after each query (`query_gap` of them after each query, if given: 0 asks with
-    the key itself, as a trace line "X P" asks right after writing X). With `value_first` the context
-    holds each pair as `v k` (ProsQA's "Every P is a X" read backward, the parent before the concept),
-    while queries still ask `k` -> `v`."""
+    or, with `shared`, keys and values are distinct ids of one vocabulary (as ProsQA's concept words
+    are subjects in one sentence and objects in another). Fixed filler ids past the vocabulary model
+    ProsQA's structural words:
+    - `gap` of them stand between every key and its value, like " is a"; in each query too, or
+      `query_gap` of them there (0 asks with the key itself, as a trace line "X P" asks right after X);
+    - `sep` of them close every pair and every answer, like "." (and "Every");
+    - `query_prefix` of them open every query, like "\nWho".
+    With `value_first` the context holds each pair as `v k` (ProsQA's "Every P is a X" read backward,
+    the parent before the concept), while queries still ask `k` -> `v`. `extra_parents` adds pairs
+    whose key repeats a key that is not queried, with a new value (a concept with several parents);
+    pairs are then in random order. `supervise_sep` also puts a label on the first separator after each
+    answer (as a trace supervises the "." after every word it writes)."""
+    qgap = gap if query_gap is None else query_gap
     half = vocab // 2
     if shared:
-        words = torch.rand(size, vocab, generator=generator).argsort(dim=1)[:, :2 * pairs]
-        keys, values = words[:, :pairs], words[:, pairs:]
+        words = torch.rand(size, vocab, generator=generator).argsort(dim=1)[:, :2 * pairs + extra_parents]
+        keys, values, spare = words[:, :pairs], words[:, pairs:2 * pairs], words[:, 2 * pairs:]
     else:
         keys = torch.rand(size, half, generator=generator).argsort(dim=1)[:, :pairs]
         values = torch.randint(half, vocab, (size, pairs), generator=generator)
-    qgap = gap if query_gap is None else query_gap
-    filler = torch.arange(vocab, vocab + max(gap, qgap)).expand(size, pairs, max(gap, qgap))
-    width = gap + 2
-    first, second = (values, keys) if value_first else (keys, values)
-    context = torch.cat([first[..., None], filler[..., :gap], second[..., None]], dim=2).reshape(size, width * pairs)
-    asked = torch.rand(size, pairs, generator=generator).argsort(dim=1)[:, :queries]
-    tail = torch.cat([keys.gather(1, asked)[..., None], filler[:, :queries, :qgap],
-                      values.gather(1, asked)[..., None]], dim=2).reshape(size, (qgap + 2) * queries)
-    ids = torch.cat([context, tail], dim=1)
+        spare = torch.randint(half, vocab, (size, extra_parents), generator=generator) if extra_parents else None
+    asked = torch.rand(size, pairs, generator=generator).argsort(dim=1)
+    asked, unasked = asked[:, :queries], asked[:, queries:]
+    ctx_keys, ctx_values = keys, values
+    if extra_parents:
+        repeat = unasked[:, torch.arange(extra_parents) % unasked.shape[1]]
+        order = torch.rand(size, pairs + extra_parents, generator=generator).argsort(dim=1)
+        ctx_keys = torch.cat([keys, keys.gather(1, repeat)], dim=1).gather(1, order)
+        ctx_values = torch.cat([values, spare], dim=1).gather(1, order)
+    n = ctx_keys.shape[1]
+    first, second = (ctx_values, ctx_keys) if value_first else (ctx_keys, ctx_values)
+
+    def fill(start: int, count: int, rows: int) -> torch.Tensor:
+        return torch.arange(vocab + start, vocab + start + count).expand(size, rows, count)
+
+    # filler ids: [gap ids | sep ids | prefix ids], so each kind of structural word is its own token
+    sep_at, pre_at = max(gap, qgap), max(gap, qgap) + sep
+    context = torch.cat([first[..., None], fill(0, gap, n), second[..., None], fill(sep_at, sep, n)], dim=2)
+    tail = torch.cat([fill(pre_at, query_prefix, queries), keys.gather(1, asked)[..., None], fill(0, qgap, queries),
+                      values.gather(1, asked)[..., None], fill(sep_at, sep, queries)], dim=2)
+    ids = torch.cat([context.reshape(size, -1), tail.reshape(size, -1)], dim=1)
     labels = torch.full_like(ids, -100)
-    start = width * pairs + qgap + 1
-    labels[:, start::qgap + 2] = ids[:, start::qgap + 2]
+    step = query_prefix + qgap + 2 + sep
+    start = context.shape[1] * context.shape[2] + query_prefix + qgap + 1
+    labels[:, start::step] = ids[:, start::step]
+    if supervise_sep and sep:
+        labels[:, start + 1::step] = ids[:, start + 1::step]
     return ids, labels
+
+
+def filler_ids(gap: int, query_gap: int, sep: int, query_prefix: int) -> int:
+    """How many ids past the vocabulary `batch` uses for its structural words."""
+    return max(gap, query_gap) + sep + query_prefix
 
 
 def main() -> None:
@@ -72,6 +100,12 @@ def main() -> None:
     ap.add_argument("--gap", type=int, default=0, help="filler tokens between each key and its value")
     ap.add_argument("--query-gap", type=int, default=None,
                     help="filler tokens between a query key and its answer (default: --gap)")
+    ap.add_argument("--sep", type=int, default=0, help="filler tokens closing each pair and each answer")
+    ap.add_argument("--query-prefix", type=int, default=0, help="filler tokens opening each query")
+    ap.add_argument("--extra-parents", type=int, default=0,
+                    help="extra pairs whose key repeats an unqueried key (at most --pairs minus --queries keys repeat)")
+    ap.add_argument("--supervise-sep", action="store_true",
+                    help="also supervise the first --sep token after each answer (needs --sep)")
     ap.add_argument("--value-first", action="store_true", help="context pairs written value first: `v k`")
     ap.add_argument("--gap0-steps", type=int, default=0,
                     help="curriculum: the first this many steps train without filler (gap 0), then --gap")
@@ -93,29 +127,40 @@ def main() -> None:
     if args.steps <= 0 or args.batch_size <= 0 or args.eval_every <= 0:
         ap.error("--steps, --batch-size and --eval-every must be positive")
     query_gap = args.gap if args.query_gap is None else args.query_gap
-    if min(args.gap, query_gap, args.gap0_steps) < 0:
-        ap.error("--gap, --query-gap and --gap0-steps must be non-negative")
+    if min(args.gap, query_gap, args.gap0_steps, args.sep, args.query_prefix, args.extra_parents) < 0:
+        ap.error("--gap, --query-gap, --gap0-steps, --sep, --query-prefix and --extra-parents must be non-negative")
+    if args.supervise_sep and not args.sep:
+        ap.error("--supervise-sep needs --sep 1 or more")
+    if args.gap0_steps and (args.sep or args.query_prefix):
+        ap.error("--gap0-steps cannot be combined with --sep or --query-prefix")
+    if args.extra_parents and args.queries == args.pairs:
+        ap.error("--extra-parents needs a key that is not queried: use --queries below --pairs")
+    if args.shared_vocab and 2 * args.pairs + args.extra_parents > args.vocab:
+        ap.error(f"--shared-vocab needs 2*--pairs + --extra-parents <= --vocab = {args.vocab}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     from transformers import LlamaConfig, LlamaForCausalLM
 
     model = LlamaForCausalLM(LlamaConfig(
-        vocab_size=args.vocab + max(args.gap, query_gap), hidden_size=args.hidden,
+        vocab_size=args.vocab + filler_ids(args.gap, query_gap, args.sep, args.query_prefix), hidden_size=args.hidden,
         num_hidden_layers=args.layers, num_attention_heads=args.heads, num_key_value_heads=args.heads,
         intermediate_size=2 * args.hidden, tie_word_embeddings=True,
-        max_position_embeddings=(2 + args.gap) * args.pairs + (2 + max(args.gap, query_gap)) * args.queries))
+        max_position_embeddings=(2 + args.gap + args.sep) * (args.pairs + args.extra_parents)
+        + (2 + max(args.gap, query_gap) + args.sep + args.query_prefix) * args.queries))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
     train_gen = torch.Generator().manual_seed(args.seed)
     held_ids, _ = batch(torch.Generator().manual_seed(10_000 + args.seed), 500, args.pairs, 1, args.vocab,
-                        args.shared_vocab, args.gap, args.query_gap, args.value_first)
-    answer = (2 + args.gap) * args.pairs + 1 + query_gap
+                        args.shared_vocab, args.gap, args.query_gap, args.value_first, args.sep,
+                        args.query_prefix, args.extra_parents)
+    answer = (2 + args.gap + args.sep) * (args.pairs + args.extra_parents) + args.query_prefix + 1 + query_gap
     t0 = time.time()
     for step in range(args.steps):
         for group in opt.param_groups:
             group["lr"] = args.lr * min(1.0, (step + 1) / args.warmup)
         gap = 0 if step < args.gap0_steps else args.gap
         ids, labels = batch(train_gen, args.batch_size, args.pairs, args.queries, args.vocab, args.shared_vocab,
-                            gap, args.query_gap if gap else None, args.value_first)
+                            gap, args.query_gap if gap else None, args.value_first, args.sep,
+                            args.query_prefix, args.extra_parents, args.supervise_sep)
         loss = model(input_ids=ids, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -127,7 +172,9 @@ def main() -> None:
                 guess = model(input_ids=held_ids[:, :answer]).logits[:, -1].argmax(-1)
             model.train()
             print(json.dumps({"queries": args.queries, "shared_vocab": args.shared_vocab, "gap": gap,
-                              "query_gap": args.query_gap, "value_first": args.value_first, "step": step + 1,
+                              "query_gap": args.query_gap, "value_first": args.value_first, "sep": args.sep,
+                              "query_prefix": args.query_prefix, "extra_parents": args.extra_parents,
+                              "supervise_sep": args.supervise_sep, "step": step + 1,
                               "examples_seen": (step + 1) * args.batch_size, "loss": round(loss.item(), 4),
                               "held_out_accuracy": round((guess == held_ids[:, answer]).float().mean().item(), 4),
                               "elapsed_s": round(time.time() - t0, 1)}), flush=True)
