@@ -90,6 +90,8 @@ def main() -> None:
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
                     help="bf16 autocast, as `leanthink train` (--no-bf16: float32 throughout)")
     args = ap.parse_args()
+    if args.queries < 1:
+        ap.error(f"--queries must be at least 1, got {args.queries}")
     torch.set_num_threads(args.threads)
     tokenizer = builtin_tokenizer()
     torch.manual_seed(args.seed)
@@ -115,8 +117,8 @@ def main() -> None:
         lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
         for g in opt.param_groups:
             g["lr"] = lr
-        batch = collate([example(args.direction, args.split, rng, tokenizer, args.queries)[:2] for _ in range(args.batch_size)],
-                        tokenizer.pad_token_id)
+        examples = [example(args.direction, args.split, rng, tokenizer, args.queries)[:2] for _ in range(args.batch_size)]
+        batch = collate(examples, tokenizer.pad_token_id)
         loss = sft_step(model, model, opt, batch, args.bf16)
         bar.update(job, completed=step + 1)
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
