@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import time
 
@@ -34,7 +33,7 @@ from leanthink.models.tiny import llama_config
 from leanthink.tasks.prosqa import _SENTENCE, SIZES, question_children, question_parents
 from leanthink.tasks.prosqa_gen import generate_item
 from leanthink.train.data import collate
-from leanthink.train.sft import sft_step
+from leanthink.train.sft import first_label_accuracy, lr_schedule, sft_step
 
 
 def example(direction: str, split: str, rng: random.Random, tokenizer,
@@ -61,15 +60,6 @@ def example(direction: str, split: str, rng: random.Random, tokenizer,
     side = 0 if direction == "backward" else 1
     pool = {sentence[side] for sentence in _SENTENCE.findall(facts)} - {nodes[0]}
     return ids + [tokenizer.eos_token_id], labels + [tokenizer.eos_token_id], 1 / len(pool)
-
-
-@torch.no_grad()
-def accuracy(model, batch) -> float:
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    labels = batch["labels"]
-    first = (labels != -100).int().argmax(dim=1)  # position of the first answer token
-    rows = torch.arange(len(labels))
-    return (logits[rows, first - 1].argmax(-1) == labels[rows, first]).float().mean().item()
 
 
 def main() -> None:
@@ -113,10 +103,8 @@ def main() -> None:
     job = bar.add_task(f"probe {args.direction}/{args.split}", total=args.steps)
     bar.start()
     for step in range(args.steps):
-        progress = max(0.0, (step - args.warmup) / max(1, args.steps - args.warmup))
-        lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr_schedule(step, args.steps, args.lr, args.warmup)
         examples = [example(args.direction, args.split, rng, tokenizer, args.queries)[:2] for _ in range(args.batch_size)]
         batch = collate(examples, tokenizer.pad_token_id)
         loss = sft_step(model, model, opt, batch, args.bf16)
@@ -124,7 +112,7 @@ def main() -> None:
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
             model.eval()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                acc = accuracy(model, held)
+                acc = first_label_accuracy(model, held)
             model.train()
             bar.console.print(json.dumps({"direction": args.direction, "split": args.split, "step": step + 1,
                                           "loss": round(loss.item(), 4), "held_out_accuracy": round(acc, 4),

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import time
 
@@ -37,7 +36,7 @@ from leanthink.models.tiny import TinySize, llama_config
 from leanthink.tasks.prosqa import SIZES, question_parents
 from leanthink.tasks.prosqa_gen import CONCEPTS, ENTITIES, generate_item
 from leanthink.train.data import collate
-from leanthink.train.sft import sft_step
+from leanthink.train.sft import first_label_accuracy, lr_schedule, sft_step
 
 
 def role_tokenizer():
@@ -92,15 +91,6 @@ class Compact:
         return out
 
 
-@torch.no_grad()
-def accuracy(model, batch) -> float:
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    labels = batch["labels"]
-    first = (labels != -100).int().argmax(dim=1)
-    rows = torch.arange(len(labels))
-    return (logits[rows, first - 1].argmax(-1) == labels[rows, first]).float().mean().item()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=tuple(SIZES), default="xsmall")
@@ -149,14 +139,13 @@ def main() -> None:
     rng = random.Random(f"role-probe-train/{args.seed}")
     t0 = time.time()
     for step in range(args.steps):
-        progress = max(0.0, (step - args.warmup) / max(1, args.steps - args.warmup))
-        decay = 1.0 if args.constant_lr else 0.1 + 0.45 * (1 + math.cos(math.pi * progress))
+        total = 10**12 if args.constant_lr else args.steps  # an endless schedule never decays
         for group in opt.param_groups:
-            group["lr"] = args.lr * min(1.0, (step + 1) / args.warmup) * decay
+            group["lr"] = lr_schedule(step, total, args.lr, args.warmup)
         loss = sft_step(model, model, opt, collate([make(rng, args.queries) for _ in range(args.batch_size)], pad), False)
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
             model.eval()
-            acc = accuracy(model, held)
+            acc = first_label_accuracy(model, held)
             model.train()
             print(json.dumps({"step": step + 1, "loss": round(loss.item(), 4), "held_out_accuracy": round(acc, 4),
                               "elapsed_s": round(time.time() - t0, 1)}), flush=True)

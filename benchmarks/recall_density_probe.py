@@ -109,6 +109,8 @@ def main() -> None:
     ap.add_argument("--value-first", action="store_true", help="context pairs written value first: `v k`")
     ap.add_argument("--gap0-steps", type=int, default=0,
                     help="curriculum: the first this many steps train without filler (gap 0), then --gap")
+    ap.add_argument("--untied", action="store_true", help="separate input and output embeddings")
+    ap.add_argument("--no-clip", action="store_true", help="no gradient clipping (the recipe clips to norm 1)")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--heads", type=int, default=4)
@@ -144,7 +146,7 @@ def main() -> None:
     model = LlamaForCausalLM(LlamaConfig(
         vocab_size=args.vocab + filler_ids(args.gap, query_gap, args.sep, args.query_prefix), hidden_size=args.hidden,
         num_hidden_layers=args.layers, num_attention_heads=args.heads, num_key_value_heads=args.heads,
-        intermediate_size=2 * args.hidden, tie_word_embeddings=True,
+        intermediate_size=2 * args.hidden, tie_word_embeddings=not args.untied,
         max_position_embeddings=(2 + args.gap + args.sep) * (args.pairs + args.extra_parents)
         + (2 + max(args.gap, query_gap) + args.sep + args.query_prefix) * args.queries))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
@@ -163,7 +165,8 @@ def main() -> None:
                             args.query_prefix, args.extra_parents, args.supervise_sep)
         loss = model(input_ids=ids, labels=labels).loss
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if not args.no_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
@@ -174,7 +177,8 @@ def main() -> None:
             print(json.dumps({"queries": args.queries, "shared_vocab": args.shared_vocab, "gap": gap,
                               "query_gap": args.query_gap, "value_first": args.value_first, "sep": args.sep,
                               "query_prefix": args.query_prefix, "extra_parents": args.extra_parents,
-                              "supervise_sep": args.supervise_sep, "step": step + 1,
+                              "supervise_sep": args.supervise_sep, "untied": args.untied, "no_clip": args.no_clip,
+                              "step": step + 1,
                               "examples_seen": (step + 1) * args.batch_size, "loss": round(loss.item(), 4),
                               "held_out_accuracy": round((guess == held_ids[:, answer]).float().mean().item(), 4),
                               "elapsed_s": round(time.time() - t0, 1)}), flush=True)

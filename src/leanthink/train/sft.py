@@ -89,11 +89,16 @@ def _recipe(config: dict) -> dict:
     return {k: v for k, v in config.items() if k not in _NOT_RECIPE}
 
 
+def lr_schedule(step: int, total: int, lr: float, warmup: int) -> float:
+    """The recipe's learning rate at `step` of `total`: linear warm-up, then cosine decay to 10%."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
 def _lr_at(step: int, total: int, cfg: SFTConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, total - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    return lr_schedule(step, total, cfg.lr, cfg.warmup)
 
 
 def _new_model(cfg: SFTConfig):
@@ -206,6 +211,17 @@ def sft_step(forward, model, opt, batch: dict[str, torch.Tensor], bf16: bool) ->
     opt.step()
     opt.zero_grad(set_to_none=True)
     return loss
+
+
+@torch.no_grad()
+def first_label_accuracy(model, batch: dict[str, torch.Tensor]) -> float:
+    """Share of rows whose first supervised token is the model's greedy prediction (teacher forcing,
+    one forward pass): the score of the lookup probes in benchmarks/."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    labels = batch["labels"]
+    first = (labels != -100).int().argmax(dim=1)
+    rows = torch.arange(len(labels))
+    return (logits[rows, first - 1].argmax(-1) == labels[rows, first]).float().mean().item()
 
 
 def _save_resume(directory: Path, model, opt, cfg: SFTConfig, state: dict) -> None:
