@@ -60,9 +60,11 @@ def facts_and_parents(split: str, random_facts: int, rng: random.Random) -> tupl
 
 
 def example(tok, split: str, random_facts: int, queries: int, rng: random.Random,
-            answer_only: bool = False) -> tuple[list[int], list[int]]:
+            answer_only: bool = False, random_fraction: float = 1.0, query_suffix: str = "") -> tuple[list[int], list[int]]:
     """(ids, labels): the sentences, then up to `queries` unique-parent lookups, answers supervised
     (with `answer_only`, only the answer word: not the "." after it nor the final EOS)."""
+    if random_facts and random_fraction < 1 and rng.random() >= random_fraction:
+        random_facts = 0  # this example is a ProsQA graph (a mixed run)
     while True:
         facts, parents = facts_and_parents(split, random_facts, rng)
         unique = sorted(k for k, v in parents.items() if len(v) == 1)
@@ -71,7 +73,7 @@ def example(tok, split: str, random_facts: int, queries: int, rng: random.Random
     ids = tok(facts, add_special_tokens=False)["input_ids"]
     labels = [-100] * len(ids)
     for node in rng.sample(unique, min(queries, len(unique))):
-        q_ids = tok(f"\nWho is a {node}", add_special_tokens=False)["input_ids"]
+        q_ids = tok(f"\nWho is a {node}{query_suffix}", add_special_tokens=False)["input_ids"]
         a_ids = tok(f" {parents[node][0]}.", add_special_tokens=False)["input_ids"]
         a_labels = a_ids[:1] + [-100] * (len(a_ids) - 1) if answer_only else a_ids
         ids, labels = ids + q_ids + a_ids, labels + [-100] * len(q_ids) + a_labels
@@ -95,7 +97,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=tuple(SIZES), default="xsmall")
     ap.add_argument("--random-facts", type=int, default=0, help="N random sentences instead of a ProsQA graph")
+    ap.add_argument("--random-fraction", type=float, default=1.0,
+                    help="with --random-facts: share of training examples that are random facts; the rest are "
+                         "ProsQA graphs, and held-out examples are graphs when this is below 1")
     ap.add_argument("--queries", type=int, default=8)
+    ap.add_argument("--query-suffix", default="", help='text between the object and the answer, e.g. "?"')
     ap.add_argument("--shape", default="tiny", help="a built-in size, or LAYERSxWIDTHxHEADS (MLP 2x width)")
     ap.add_argument("--steps", type=int, default=800)
     ap.add_argument("--batch-size", type=int, default=64)
@@ -104,6 +110,7 @@ def main() -> None:
     ap.add_argument("--constant-lr", action="store_true", help="no cosine decay after the warm-up")
     ap.add_argument("--compact-ids", action="store_true")
     ap.add_argument("--answer-only", action="store_true", help="supervise only each answer word, not its '.' or EOS")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast, as `leanthink train` (default float32)")
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -126,11 +133,16 @@ def main() -> None:
     if compact:
         config.vocab_size, config.pad_token_id = compact.size, 0
 
-    def make(rng: random.Random, queries: int) -> tuple[list[int], list[int]]:
-        ids, labels = example(tok, args.split, args.random_facts, queries, rng, args.answer_only)
+    if not 0 <= args.random_fraction <= 1:
+        ap.error(f"--random-fraction must be in [0, 1], got {args.random_fraction}")
+
+    def make(rng: random.Random, queries: int, held_out: bool = False) -> tuple[list[int], list[int]]:
+        mixed = args.random_fraction < 1
+        ids, labels = example(tok, args.split, 0 if held_out and mixed else args.random_facts, queries, rng,
+                              args.answer_only, args.random_fraction, args.query_suffix)
         return (compact(ids), compact(labels)) if compact else (ids, labels)
 
-    held = collate([make(random.Random(f"role-probe-eval/{args.seed}/{i}"), 1) for i in range(300)], pad)
+    held = collate([make(random.Random(f"role-probe-eval/{args.seed}/{i}"), 1, True) for i in range(300)], pad)
     torch.manual_seed(args.seed)
     from transformers import LlamaForCausalLM
 
@@ -142,7 +154,8 @@ def main() -> None:
         total = 10**12 if args.constant_lr else args.steps  # an endless schedule never decays
         for group in opt.param_groups:
             group["lr"] = lr_schedule(step, total, args.lr, args.warmup)
-        loss = sft_step(model, model, opt, collate([make(rng, args.queries) for _ in range(args.batch_size)], pad), False)
+        loss = sft_step(model, model, opt, collate([make(rng, args.queries) for _ in range(args.batch_size)], pad),
+                        args.bf16)
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
             model.eval()
             acc = first_label_accuracy(model, held)

@@ -1,11 +1,11 @@
-"""Where a ProsQA reasoner goes wrong: checks every line of its `backward` traces against the graph.
+"""Where a ProsQA reasoner goes wrong: checks every line of its `backward` or `who` traces against the graph.
 
     .venv/bin/leanthink eval --task prosqa --split small --method cot --model builtin:prosqa \
         --limit 500 --out results/prosqa_small.jsonl
     .venv/bin/python benchmarks/prosqa_trace_check.py results/prosqa_small.jsonl
 
 For each ProsQA `cot` run in the results file, the problems are rebuilt from the run's split (or data
-file) and seed, and each trace line "X: P." is graded:
+file) and seed, and each trace line "X: P." (or "Who is a X P.") is graded:
 
 - `lookup`: P is a parent of X (some sentence of the question says "P is a X" or "Every P is a X");
 - `first`: P is the first such parent in question order, the line the training trace would write;
@@ -27,7 +27,8 @@ from leanthink.bench.harness import read_results
 from leanthink.tasks import get_task
 from leanthink.tasks.prosqa import _ASKED, question_parents
 
-_LINE = re.compile(r"(?:Is an? )?(?!Answer\b)(\w+): (\w+)\.")  # "X: P." (and the "Is a X: P." variant)
+# "X: P." (and the "Is a X: P." variant), or the `who` trace's "Who is a X P."
+_LINE = re.compile(r"(?:Is an? )?(?!Answer\b)(\w+): (\w+)\.|Who is an? (\w+) (\w+)\.")
 
 
 def check(problem, output: str) -> dict[str, int]:
@@ -40,7 +41,7 @@ def check(problem, output: str) -> dict[str, int]:
         m = _LINE.fullmatch(line.strip())
         if not m:
             continue
-        child, parent = m.groups()
+        child, parent = m.groups()[:2] if m.group(1) else m.groups()[2:]
         counts["lines"] += 1
         counts["lookup"] += parent in parents.get(child, ())
         counts["first"] += parents.get(child, [None])[0] == parent

@@ -175,9 +175,11 @@ def report(
 def train(
     task: str = typer.Option("arith", help="Task whose generator gives training problems."),
     task_option: list[str] = typer.Option([], help="Task constructor option KEY=VALUE, e.g. trace=search (prosqa)."),
-    split: str = typer.Option("train", help="Generated split, or a curriculum 'SPLIT:STEPS,SPLIT:STEPS'."),
+    split: str = typer.Option("train", help="Generated split, a curriculum 'SPLIT:STEPS,SPLIT:STEPS', "
+                              "or a mixture 'A+B' in any stage."),
     out: Path = typer.Option(Path("runs/model"), help="Output checkpoint directory (resumes if it holds a run)."),
-    size: str = typer.Option("tiny", help="micro, tiny (~3M) or small (~25M)."),
+    size: str = typer.Option("tiny", help="micro, tiny (~3M), small (~25M), or a shape LAYERSxWIDTHxHEADS."),
+    task_tokens: bool = typer.Option(False, help="Add the task's role tokens to a new model's tokenizer (prosqa)."),
     init: Optional[str] = typer.Option(None, help="Start from this checkpoint instead of a new model."),
     steps: int = typer.Option(2000, help="Optimiser steps (without stages in --split)."),
     batch_size: int = typer.Option(32),
@@ -190,6 +192,7 @@ def train(
     seed: int = typer.Option(0),
     threads: Optional[int] = typer.Option(None),
     compile: bool = typer.Option(True, help="torch.compile the training forward."),
+    bf16: bool = typer.Option(True, help="bf16 autocast for the forward pass (--no-bf16: float32)."),
     progress: bool = typer.Option(True),
 ):
     """SFT a built-in reasoner on generated CoT traces; writes a Hugging Face directory."""
@@ -202,9 +205,10 @@ def train(
         if not sep:
             raise LeanthinkError(f"--task-option {item!r}: expected KEY=VALUE")
         options.append((key, value))
-    cfg = SFTConfig(task=task, task_options=tuple(options), split=split, out=str(out), size=size, init=init, steps=steps, batch_size=batch_size,
+    cfg = SFTConfig(task=task, task_options=tuple(options), split=split, out=str(out), size=size,
+                    task_tokens=task_tokens, init=init, steps=steps, batch_size=batch_size,
                     lr=lr, warmup=warmup, direct_fraction=direct_fraction, eval_every=eval_every, eval_split=eval_split,
-                    eval_limit=eval_limit, seed=seed, threads=threads, compile=compile)
+                    eval_limit=eval_limit, seed=seed, threads=threads, compile=compile, bf16=bf16)
     path = run_train(cfg, progress=progress)
     typer.echo(f"saved {path}")
 

@@ -133,3 +133,21 @@ def test_role_tokens_put_each_parent_right_before_its_object():
     kept = [(a, b) for a, b in zip(labels_a, labels_b) if a != -100]
     assert kept and all(a == b for a, b in kept) and len(kept) == (len([t for t in labels_b if t != -100]) - 1) // 2
     assert all(tok.convert_ids_to_tokens(a).startswith(("Ġ", " ")) for a, _ in kept)
+
+
+def test_role_probe_random_fraction_mixes_random_facts_with_graphs():
+    probe = _load("prosqa_role_token_probe")
+    tok = probe.role_tokenizer()
+    rng = random.Random(3)
+    kinds = []
+    for _ in range(60):
+        ids, _ = probe.example(tok, "xsmall", 5, 3, rng, answer_only=True, random_fraction=0.5)
+        facts = tok.decode(ids, skip_special_tokens=True).split("\n")[0]
+        parents = question_parents(facts)
+        # a graph always has a person's sentence ("Tom is a X."); random facts are all "Every X is a Y."
+        sentences = [s.strip() for s in facts.split(".") if s.strip()]
+        kinds.append(all(s.startswith("Every ") for s in sentences) and len(parents) == len(sentences) == 5)
+    assert 15 < sum(kinds) < 45   # about half are random facts, the rest graphs
+    # fraction 1 (the default) keeps every example random facts
+    ids, _ = probe.example(tok, "xsmall", 5, 3, random.Random(4))
+    assert len(question_parents(tok.decode(ids, skip_special_tokens=True).split("\n")[0])) == 5

@@ -249,3 +249,16 @@ def test_trace_check_grades_each_backward_line_against_the_graph():
     stranger = next(s for s in p.meta["idx_to_symbol"] if s not in question_parents(p.question).get(first, []))
     bad = module.check(p, f"{first}: {stranger}.\nnotanode: {person}.\nAnswer: {person} is a {first}.")
     assert bad["lines"] == 2 and bad["lookup"] == 0 and bad["linked"] == 1 and bad["reached"] == 1
+
+
+def test_trace_check_reads_who_lines_as_well():
+    import importlib.util
+
+    path = Path(__file__).parents[2] / "benchmarks" / "prosqa_trace_check.py"
+    spec = importlib.util.spec_from_file_location("prosqa_trace_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for p in ProsQATask(trace="who").load("small", limit=20, seed=6):
+        who = module.check(p, ProsQATask(trace="who").cot_target(p))
+        backward = module.check(p, ProsQATask(trace="backward").cot_target(p))
+        assert who == backward and who["lines"] == who["first"] == who["linked"] > 0

@@ -109,3 +109,36 @@ def test_train_command_line(tmp_path, capsys):
     code, _, err = run_cli(["train", "--task", "prosqa", "--task-option", "trace=sideways", "--out", out,
                             "--no-progress"], capsys)
     assert code == 2 and "unknown trace" in err
+
+
+def test_task_tokens_and_a_drill_mixture_from_the_command_line(tmp_path, capsys):
+    from cli_helpers import run_cli
+    from transformers import AutoTokenizer
+
+    out = tmp_path / "who"
+    code, _, err = run_cli(["train", "--task", "prosqa", "--task-option", "trace=who", "--task-tokens", "--split",
+                            "train-drill:2,train-drill+train-small:1", "--size", "2x32x2", "--batch-size", "3",
+                            "--eval-every", "0", "--eval-limit", "0", "--no-compile", "--no-progress", "--out", out],
+                           capsys)
+    assert code == 0, err
+    meta = json.loads((out / "leanthink.json").read_text())
+    assert meta["train_config"]["task_tokens"] is True
+    assert [(h["stage"], h["step"]) for h in meta["history"]] == [("train-drill", 2), ("train-drill+train-small", 1)]
+    tok = AutoTokenizer.from_pretrained(out)
+    assert len(tok(" is a tumpus", add_special_tokens=False)["input_ids"]) == 1
+    config = json.loads((out / "config.json").read_text())
+    assert (config["num_hidden_layers"], config["hidden_size"], config["vocab_size"]) == (2, 32, len(tok))
+    HFEngine.load(str(out))
+    code, _, err = run_cli(["train", "--task", "prosqa", "--split", "train-drill+nope:1", "--out", tmp_path / "x",
+                            "--no-progress"], capsys)
+    assert code != 0 and "no generated split 'nope'" in err
+
+
+@pytest.mark.parametrize("size, message", [("4x256", "LAYERSxWIDTHxHEADS"), ("2x30x4", "heads of an even size"),
+                                           ("0x64x2", "LAYERSxWIDTHxHEADS"), ("huge", "unknown model size")])
+def test_model_shapes_are_checked(size, message):
+    from leanthink.models.tiny import parse_size
+
+    assert parse_size("3x192x6").layers == 3 and parse_size("3x192x6").intermediate == 512
+    with pytest.raises(LeanthinkError, match=message):
+        parse_size(size)

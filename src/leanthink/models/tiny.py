@@ -25,12 +25,24 @@ SIZES: dict[str, TinySize] = {
 }
 
 
+def parse_size(size: str) -> TinySize:
+    """A named size, or a shape "LAYERSxWIDTHxHEADS" (MLP width 8/3 of the width, rounded to 64)."""
+    if size in SIZES:
+        return SIZES[size]
+    parts = size.split("x")
+    if len(parts) == 3 and all(p.isdigit() and int(p) > 0 for p in parts):
+        layers, width, heads = map(int, parts)
+        if width % heads or (width // heads) % 2:
+            raise LeanthinkError(f"model shape {size!r}: the width must split into heads of an even size")
+        return TinySize(hidden=width, layers=layers, heads=heads, intermediate=max(64, round(width * 8 / 3 / 64) * 64))
+    raise LeanthinkError(f"unknown model size {size!r}; choose one of {', '.join(SIZES)} or LAYERSxWIDTHxHEADS "
+                         "(e.g. 4x256x8)")
+
+
 def llama_config(size: str, tokenizer):
     from transformers import LlamaConfig
 
-    if size not in SIZES:
-        raise LeanthinkError(f"unknown model size {size!r}; choose one of {', '.join(SIZES)}")
-    s = SIZES[size]
+    s = parse_size(size)
     return LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=s.hidden, num_hidden_layers=s.layers,
         num_attention_heads=s.heads, num_key_value_heads=s.heads, intermediate_size=s.intermediate,

@@ -35,6 +35,8 @@ class Task(ABC):
     name: str = ""
     #: splits a generator can produce without a data file (e.g. "easy", "hard"); empty for file tasks
     splits: tuple[str, ...] = ()
+    #: training-only splits that have no direct form (e.g. ProsQA's lookup drills)
+    cot_only_splits: tuple[str, ...] = ()
     #: what the question asks for, used by prompts of real models ("number", "expression", "entity")
     answer_kind: str = "number"
 
@@ -65,6 +67,15 @@ class Task(ABC):
     def cot_target(self, problem: Problem) -> str:
         """Training target for built-in reasoners: gold steps one per line, then `Answer: X`."""
         return self.reference_output(problem)
+
+    def loss_spans(self, problem: Problem, target: str) -> list[tuple[int, int]] | None:
+        """Character spans of a training target that the loss covers (None: all of it, and the EOS)."""
+        return None
+
+    def added_tokens(self) -> tuple[str, ...]:
+        """Words a new built-in model for this task should have as single tokens (`leanthink train
+        --task-tokens`); the tokenizer keeps only those its BPE splits."""
+        return ()
 
 
 _BOXED = "\\boxed"

@@ -22,9 +22,14 @@ Three chain-of-thought formats for training built-in reasoners (`ProsQATask(trac
   lookup; nodes are expanded in first-seen order, once each, leaves (no sentence starts with them)
   are skipped, and the search stops at the line that names one of the two candidates.
 - `backward`: backward chaining from the asked concepts, one parent lookup per line ("lempus:
-  brimpus."); see `backward_trace`. `builtin:prosqa` is trained on it.
+  brimpus."); see `backward_trace`.
+- `who`: the same chain written with the question's own words, the answer right after the object
+  ("Who is a lempus brimpus."); `builtin:prosqa` is trained on it, with the role tokens of `added_tokens`.
 
 All end with `Answer: Tom is a lempus.`.
+
+`train-drill` is a training-only split of lookup drills (`drill_problem`): short contexts with up to
+three `Who is a X P.` lines, where only the answer words are learned (`loss_spans`).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from pathlib import Path
 from ..errors import LeanthinkError
 from .base import Problem, Task, extract_answer
 from .files import Record, read_json_list
-from .prosqa_gen import Graph, ProsQAConfig, generate_item
+from .prosqa_gen import CONCEPTS, ENTITIES, Graph, ProsQAConfig, generate_item
 
 #: Generated sizes. `full` reproduces the real validation file (23 nodes, 36 edges, paths 3-6).
 SIZES: dict[str, ProsQAConfig] = {
@@ -48,8 +53,9 @@ SIZES: dict[str, ProsQAConfig] = {
 }
 #: Evaluation splits are drawn from seed + this offset, `train-*` splits from the seed itself.
 EVAL_SEED_OFFSET = 1_000_003
-SPLITS = tuple(SIZES) + tuple(f"train-{s}" for s in SIZES)
-TRACES = ("path", "search", "backward")
+DRILL = "train-drill"
+SPLITS = tuple(SIZES) + tuple(f"train-{s}" for s in SIZES) + (DRILL,)
+TRACES = ("path", "search", "backward", "who")
 
 FIELDS = ("question", "answer", "steps", "idx_to_symbol", "edges", "root", "target", "neg_target")
 
@@ -61,6 +67,7 @@ _FINAL = re.compile(r"(?:answer\s*:\s*)?(?:(\w+) is an? )?(\w+)\.?", re.IGNORECA
 class ProsQATask(Task):
     name = "prosqa"
     splits = SPLITS
+    cot_only_splits = (DRILL,)
     answer_kind = "entity"
 
     def __init__(self, trace: str = "path", config: ProsQAConfig | None = None):
@@ -81,6 +88,9 @@ class ProsQATask(Task):
         if split not in SPLITS:
             raise LeanthinkError(f"prosqa: unknown split {split!r}; choose one of {', '.join(SPLITS)} "
                                  "or give --data FILE (e.g. ../shared/data/prosqa_valid.json)")
+        if split == DRILL:
+            return [drill_problem(f"prosqa-{split}-{seed}-{i}", random.Random(f"prosqa/drill/{seed}/{i}"))
+                    for i in range(500 if limit is None else limit)]
         size = split.removeprefix("train-")
         cfg = (self.config or SIZES[size]).validate()
         base = seed if split.startswith("train-") else seed + EVAL_SEED_OFFSET
@@ -124,11 +134,29 @@ class ProsQATask(Task):
         return _answer_sentence(problem)
 
     def cot_target(self, problem: Problem) -> str:
-        if self.trace == "backward":
-            return "\n".join(backward_trace(problem) + [f"Answer: {_answer_sentence(problem)}"])
+        if "drill" in problem.meta:
+            return "\n".join(who_line(node, subject) for node, subject in problem.meta["drill"])
+        if self.trace in ("backward", "who"):
+            line = who_line if self.trace == "who" else (lambda node, subject: f"{node}: {subject}.")
+            lines = [line(node, subject) for node, subject in backward_chain(problem)]
+            return "\n".join(lines + [f"Answer: {_answer_sentence(problem)}"])
         if self.trace == "search":
             return "\n".join(search_trace(problem) + [f"Answer: {_answer_sentence(problem)}"])
         return self.reference_output(problem)
+
+    def loss_spans(self, problem: Problem, target: str) -> list[tuple[int, int]] | None:
+        """A drill learns only its answer words: labels on the "." and line breaks around them hold
+        the lookup back for hundreds of steps (docs/builtin-models.md, "Third round")."""
+        if "drill" not in problem.meta:
+            return None
+        return [m.span(1) for m in _WHO_ANSWER.finditer(target)]
+
+    def added_tokens(self) -> tuple[str, ...]:
+        """Role tokens: one token per object phrase (" is a tumpus") and per name (" bompus", " Eva").
+        With them a sentence's subject is the token right before its object, which a tiny model learns
+        to look up; with " is a" between them it did not (docs/builtin-models.md)."""
+        return (("Who",) + tuple(f" {_article(c)} {c}" for c in CONCEPTS)
+                + tuple(f" {w}" for w in CONCEPTS + ENTITIES))
 
 
 # -- traces ---------------------------------------------------------------------------------------
@@ -176,16 +204,38 @@ def question_parents(question: str) -> dict[str, list[str]]:
 
 
 def backward_trace(problem: Problem) -> list[str]:
-    """Backward chaining from the first asked concept: each line "X: P." names the subject of the first
-    sentence (in question order) whose object is X, until a name with no parent. If that is the asked
+    """The `backward` trace's lines "X: P."; see `backward_chain`."""
+    return [f"{node}: {subject}." for node, subject in backward_chain(problem)]
+
+
+def _article(word: str) -> str:
+    return "is an" if word[:1].lower() in "aeiou" else "is a"
+
+
+def who_line(node: str, subject: str) -> str:
+    """One lookup of the `who` trace and of drills: "Who is a X P." (P: the subject of "P is a X").
+
+    No punctuation between X and P: with the role tokens the answer is then the token right after the
+    object phrase, as in the question it is the token right before it. A "?" between them kept the
+    lookup from forming (43% at step 400 against 93% without, `prosqa_role_token_probe.py
+    --query-suffix "?"`)."""
+    return f"Who {_article(node)} {node} {subject}."
+
+
+_WHO_ANSWER = re.compile(r"^Who is an? \w+ (\w+)\.$", re.MULTILINE)
+
+
+def backward_chain(problem: Problem) -> list[tuple[str, str]]:
+    """Backward chaining from the first asked concept, as (X, P) pairs, one per trace line: P is the
+    subject of the first sentence (in question order) whose object is X; chaining goes on from P until
+    a name with no parent. If that is the asked
     person, the first concept is the answer; otherwise the second concept is chained the same way.
 
     Why: every line is one retrieval at a fixed offset ("P is a X" / "Every P is a X": the subject sits
     three words before the object), with no lookahead; the forward shortest path needs lookahead at
     every branch. The lookup itself is still hard for a tiny model trained from scratch on a CPU
-    budget (docs/builtin-models.md measures it); a variant whose lines keep the question's tokens,
-    "Is a tumpus: bompus." rather than a line-initial "tumpus" that BPE encodes differently from
-    " tumpus", did no better. Taking the first parent can end at another person even when the concept
+    budget unless the object phrase is one token (`ProsQATask.added_tokens`) and the lookup is drilled
+    (`drill_problem`); docs/builtin-models.md measures both. Taking the first parent can end at another person even when the concept
     is reachable (the ProsQA graphs have few such branches), so the trace of a few problems ends
     without reaching the person; the answer line is still the gold answer.
     """
@@ -194,12 +244,12 @@ def backward_trace(problem: Problem) -> list[str]:
         raise LeanthinkError(f"prosqa: {problem.id}: question does not end with 'Is X a A or B?'")
     person, first, second = asked.groups()
     parents = question_parents(problem.question)
-    lines: list[str] = []
+    lines: list[tuple[str, str]] = []
     for concept in (first, second):
         node, seen = concept, {concept}
         while parents.get(node):
             parent = parents[node][0]
-            lines.append(f"{node}: {parent}.")
+            lines.append((node, parent))
             if parent in seen:  # a cycle cannot happen in a DAG; guard against hand-made files
                 break
             seen.add(parent)
@@ -207,6 +257,29 @@ def backward_trace(problem: Problem) -> list[str]:
         if node == person:
             break
     return lines
+
+
+def drill_problem(pid: str, rng: random.Random) -> Problem:
+    """A lookup drill: half the time five sentences over ten distinct concepts (associative recall
+    written as ProsQA text), otherwise an `xsmall` graph without its question; then up to
+    three `Who is a X P.` lines for concepts X that are the object of exactly one sentence.
+
+    Why: the lookup forms from dense, unambiguous examples, and formed there it carries over to graphs.
+    On graphs alone a tiny model stayed below 65% for thousands of steps; half random facts took the
+    same model to 97% on held-out graphs in 600 steps (docs/builtin-models.md, "Fourth round").
+    """
+    while True:
+        if rng.random() < 0.5:
+            words = rng.sample(CONCEPTS, 10)
+            facts = " ".join(f"Every {words[i]} {_article(words[5 + i])} {words[5 + i]}." for i in range(5))
+        else:
+            facts = generate_item(SIZES["xsmall"], rng)["question"].rsplit(" Is ", 1)[0]
+        unique = sorted(k for k, v in question_parents(facts).items() if len(v) == 1)
+        if unique:
+            break
+    parents = question_parents(facts)
+    drill = [(node, parents[node][0]) for node in rng.sample(unique, min(3, len(unique)))]
+    return Problem(id=pid, question=facts, answer=drill[0][1], meta={"drill": drill})
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -12,12 +12,20 @@ from ..tasks.base import Problem, Task
 
 def sft_example(task: Task, problem: Problem, mode: str, tokenizer, style: PromptStyle) -> tuple[list[int], list[int]]:
     """(input ids, labels) of one example; labels are -100 on the prompt, so only the response
-    (and the EOS that ends it) is learned."""
+    (and the EOS that ends it) is learned, or only the tokens inside the task's `loss_spans`."""
     prompt = style.render(problem, mode)
     target = style.completion(task, problem, mode)
     p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    t_ids = tokenizer(target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    return p_ids + t_ids, [-100] * len(p_ids) + t_ids
+    spans = task.loss_spans(problem, target) if mode == "cot" else None
+    if spans is None:
+        t_ids = tokenizer(target, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        return p_ids + t_ids, [-100] * len(p_ids) + t_ids
+    enc = tokenizer(target, add_special_tokens=False, return_offsets_mapping=True)
+    t_ids = enc["input_ids"]
+    # a token is learned iff its characters (its leading space aside) lie inside a span
+    t_labels = [t if any(a <= start + (target[start:end][:1] == " ") and end <= b for a, b in spans)
+                and end > start else -100 for t, (start, end) in zip(t_ids, enc["offset_mapping"])]
+    return p_ids + t_ids + [tokenizer.eos_token_id], [-100] * len(p_ids) + t_labels + [-100]
 
 
 def collate(examples: list[tuple[list[int], list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -41,13 +49,26 @@ POOL_BATCHES = 8
 def sample_batch(task: Task, split: str, step: int, seed: int, batch_size: int, direct_fraction: float,
                  tokenizer, style: PromptStyle) -> dict[str, torch.Tensor]:
     """Batch `step` of a run: fresh generated problems, deterministic in (seed, step), so a resumed run
-    sees exactly the data it would have seen."""
+    sees exactly the data it would have seen. A mixture "a+b" fills the batch equally from each split
+    (the first ones take the remainder)."""
+    parts = split.split("+")
+    shares = [batch_size // len(parts) + (i < batch_size % len(parts)) for i in range(len(parts))]
+    examples = []
+    for part, share in zip(parts, shares):
+        if share:
+            examples += _pool_batch(task, part, step, seed, share, direct_fraction, tokenizer, style)
+    return collate(examples, tokenizer.pad_token_id)
+
+
+def _pool_batch(task: Task, split: str, step: int, seed: int, batch_size: int, direct_fraction: float,
+                tokenizer, style: PromptStyle) -> list[tuple[list[int], list[int]]]:
     group, index = divmod(step, POOL_BATCHES)
     problems = task.load(split, limit=batch_size * POOL_BATCHES, seed=seed * 1_000_000 + group)
     rng = random.Random(f"modes/{seed}/{group}")
-    examples = [sft_example(task, p, "direct" if rng.random() < direct_fraction else "cot", tokenizer, style)
-                for p in problems]
+    cot_only = split in task.cot_only_splits
+    examples = [sft_example(task, p, "direct" if rng.random() < direct_fraction and not cot_only else "cot",
+                            tokenizer, style) for p in problems]
     examples.sort(key=lambda e: len(e[0]))
     batches = [examples[i * batch_size:(i + 1) * batch_size] for i in range(POOL_BATCHES)]
     random.Random(f"order/{seed}/{group}").shuffle(batches)
-    return collate(batches[index], tokenizer.pad_token_id)
+    return batches[index]

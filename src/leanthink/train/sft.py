@@ -30,11 +30,15 @@ class SFTConfig:
     task_options: tuple[tuple[str, str], ...] = ()
     """Options of the task's constructor, e.g. (("trace", "search"),) for ProsQA's search traces."""
     split: str = "train"
-    """Generated split, or stages "split:steps,split:steps" run in order (a curriculum)."""
+    """Generated split, or stages "split:steps,split:steps" run in order (a curriculum); "a+b" mixes
+    splits in equal shares within every batch (e.g. lookup drills with traces)."""
     out: str = "runs/arith"
     """Output directory (the final Hugging Face checkpoint; resume state lives in out/resume/)."""
     size: str = "tiny"
-    """Built-in size (micro, tiny, small) for a new model; ignored with `init`."""
+    """Built-in size (micro, tiny, small, ...) for a new model; ignored with `init`."""
+    task_tokens: bool = False
+    """Give a new model's tokenizer the task's `added_tokens` (those the built-in BPE splits), appended
+    after every existing id; ignored with `init` (the checkpoint's tokenizer is kept)."""
     init: str | None = None
     """Start from this checkpoint (a path or builtin:NAME) instead of a new model."""
     steps: int = 3000
@@ -101,15 +105,26 @@ def _lr_at(step: int, total: int, cfg: SFTConfig) -> float:
     return lr_schedule(step, total, cfg.lr, cfg.warmup)
 
 
-def _new_model(cfg: SFTConfig):
+def _new_model(cfg: SFTConfig, task):
     from transformers import LlamaForCausalLM
 
     from ..models.registry import builtin_tokenizer
     from ..models.tiny import llama_config
 
     tokenizer = builtin_tokenizer()
+    if cfg.task_tokens:
+        add_task_tokens(tokenizer, task.added_tokens())
     torch.manual_seed(cfg.seed)
     return LlamaForCausalLM(llama_config(cfg.size, tokenizer)), tokenizer
+
+
+def add_task_tokens(tokenizer, words) -> int:
+    """Append the words the tokenizer splits as single tokens (matched before BPE, so " is a tumpus"
+    stays one token wherever it appears); returns how many were added."""
+    from tokenizers import AddedToken
+
+    new = [w for w in words if len(tokenizer(w, add_special_tokens=False)["input_ids"]) > 1]
+    return tokenizer.add_tokens([AddedToken(w, normalized=False) for w in new])
 
 
 def _load_model(path: str):
@@ -134,11 +149,13 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
     task = get_task(cfg.task, **dict(cfg.task_options))
     stages = cfg.stages()
     for name, _ in stages:
-        if name not in task.splits:
-            raise LeanthinkError(f"task {cfg.task!r} has no generated split {name!r}; choose from {', '.join(task.splits)}")
+        for part in name.split("+"):
+            if part not in task.splits:
+                raise LeanthinkError(f"task {cfg.task!r} has no generated split {part!r}; "
+                                     f"choose from {', '.join(task.splits)}")
     out = Path(cfg.out)
     resume_dir = out / "resume"
-    model, tokenizer = _load_model(cfg.init) if cfg.init else _new_model(cfg)
+    model, tokenizer = _load_model(cfg.init) if cfg.init else _new_model(cfg, task)
     style = PromptStyle("plain")
     state = {"stage": 0, "step": 0, "history": [], "elapsed_s": 0.0}
     opt_state = None
