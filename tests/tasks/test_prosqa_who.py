@@ -96,3 +96,19 @@ def test_a_mixture_fills_each_batch_from_both_splits(role_tok):
     drills = [t for t in texts if " Is " not in t]
     assert len(texts) == 5 and len(drills) == 3  # the first split takes the remainder
     assert all("\nReasoning:\n" in t for t in drills)  # drills are never in the direct format
+
+
+def test_key_loss_learns_the_words_of_a_trace_but_not_its_punctuation(role_tok):
+    task = ProsQATask(trace="who", loss="key")
+    style = PromptStyle("plain")
+    for p in task.load("small", limit=10, seed=8):
+        ids, labels = sft_example(task, p, "cot", role_tok, style)
+        learned = "".join(role_tok.decode([t]) for t in labels if t != -100)
+        words = task.cot_target(p).replace(".", "").replace(":", "").replace("\n", "")
+        assert learned == words and labels[-1] == -100
+    # drills keep their answer-only labels; an unknown loss is an error naming the choices
+    drill = task.load("train-drill", limit=1)[0]
+    assert task.loss_spans(drill, task.cot_target(drill)) == ProsQATask(trace="who").loss_spans(
+        drill, task.cot_target(drill))
+    with pytest.raises(Exception, match="unknown loss 'some'; choose one of all, key"):
+        ProsQATask(loss="some")

@@ -56,6 +56,8 @@ EVAL_SEED_OFFSET = 1_000_003
 DRILL = "train-drill"
 SPLITS = tuple(SIZES) + tuple(f"train-{s}" for s in SIZES) + (DRILL,)
 TRACES = ("path", "search", "backward", "who")
+#: what a trace's loss covers: every token, or its words only (`key`: no "." / ":" / line breaks / EOS)
+LOSSES = ("all", "key")
 
 FIELDS = ("question", "answer", "steps", "idx_to_symbol", "edges", "root", "target", "neg_target")
 
@@ -70,11 +72,14 @@ class ProsQATask(Task):
     cot_only_splits = (DRILL,)
     answer_kind = "entity"
 
-    def __init__(self, trace: str = "path", config: ProsQAConfig | None = None):
+    def __init__(self, trace: str = "path", config: ProsQAConfig | None = None, loss: str = "all"):
         if trace not in TRACES:
             raise LeanthinkError(f"prosqa: unknown trace {trace!r}; choose one of {', '.join(TRACES)}")
+        if loss not in LOSSES:
+            raise LeanthinkError(f"prosqa: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
         self.trace = trace
         self.config = config
+        self.loss = loss
 
     # -- problems -------------------------------------------------------------------------------
 
@@ -102,7 +107,7 @@ class ProsQATask(Task):
 
     def with_config(self, **changes) -> "ProsQATask":
         """The same task with a generator config changed from the `full` defaults."""
-        return ProsQATask(self.trace, replace(self.config or SIZES["full"], **changes))
+        return ProsQATask(self.trace, replace(self.config or SIZES["full"], **changes), self.loss)
 
     # -- answers --------------------------------------------------------------------------------
 
@@ -146,10 +151,14 @@ class ProsQATask(Task):
 
     def loss_spans(self, problem: Problem, target: str) -> list[tuple[int, int]] | None:
         """A drill learns only its answer words: labels on the "." and line breaks around them hold
-        the lookup back for hundreds of steps (docs/builtin-models.md, "Third round")."""
-        if "drill" not in problem.meta:
-            return None
-        return [m.span(1) for m in _WHO_ANSWER.finditer(target)]
+        the lookup back for hundreds of steps (docs/builtin-models.md, "Third round"). With
+        `loss="key"` a trace learns only its words, not the punctuation and line breaks between them
+        (for a stage after the format is learned)."""
+        if "drill" in problem.meta:
+            return [m.span(1) for m in _WHO_ANSWER.finditer(target)]
+        if self.loss == "key":  # the words: lookups, the chain's decisions and the answer
+            return [m.span() for m in _WORDS.finditer(target)]
+        return None
 
     def added_tokens(self) -> tuple[str, ...]:
         """Role tokens: one token per object phrase (" is a tumpus") and per name (" bompus", " Eva").
@@ -223,6 +232,7 @@ def who_line(node: str, subject: str) -> str:
 
 
 _WHO_ANSWER = re.compile(r"^Who is an? \w+ (\w+)\.$", re.MULTILINE)
+_WORDS = re.compile(r"\w+(?: \w+)*")
 
 
 def backward_chain(problem: Problem) -> list[tuple[str, str]]:
@@ -265,9 +275,8 @@ def drill_problem(pid: str, rng: random.Random) -> Problem:
     three `Who is a X P.` lines for concepts X that are the object of exactly one sentence.
 
     Why: the lookup forms from dense, unambiguous examples, and formed there it carries over to graphs.
-    On graphs alone a tiny model stayed below 65% for thousands of steps; half random facts took the
-    same model to 97% on held-out graphs in 600 steps (docs/builtin-models.md, "Fourth round").
-    """
+    On graphs alone a 2-layer model stayed below 65% for thousands of steps; half random facts took
+    the same model to 98% on held-out graphs in 600 steps (docs/builtin-models.md, "Fourth round")."""
     while True:
         if rng.random() < 0.5:
             words = rng.sample(CONCEPTS, 10)
