@@ -12,7 +12,7 @@ from leanthink.tasks.prosqa import ProsQATask, backward_trace, question_parents
 from leanthink.train.data import sample_batch, sft_example
 from leanthink.train.sft import add_task_tokens
 
-WHO = re.compile(r"Who is an? (\w+) (\w+)\.")
+WHO = re.compile(r"Who is a (\w+) (\w+)\.")
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +73,10 @@ def test_role_tokens_put_the_subject_right_before_its_object_and_round_trip(role
     def pieces(text):
         return [role_tok.decode([i]) for i in role_tok(text, add_special_tokens=False)["input_ids"]]
 
-    tokens = pieces("Every bompus is a tumpus. Oliver is an impus.")
-    assert tokens == ["Every", " bompus", " is a tumpus", ".", " Oliver", " is an impus", "."]
+    # ProsQA writes "is a" before every concept, "impus" too; the role token is the question's own
+    tokens = pieces("Every bompus is a tumpus. Oliver is a impus.")
+    assert tokens == ["Every", " bompus", " is a tumpus", ".", " Oliver", " is a impus", "."]
+    assert pieces("Who is a impus Oliver.")[:3] == ["Who", " is a impus", " Oliver"]
     assert pieces("Who is a tumpus bompus.")[:2] == ["Who", " is a tumpus"]
     task = ProsQATask(trace="who")
     style = PromptStyle("plain")
@@ -82,8 +84,8 @@ def test_role_tokens_put_the_subject_right_before_its_object_and_round_trip(role
         text = style.render(p, "cot") + task.cot_target(p)
         ids = role_tok(text, add_special_tokens=False)["input_ids"]
         assert role_tok.decode(ids) == text
-        for subject, obj in re.findall(r"(\w+) is an? (\w+)\.", p.question):
-            assert pieces(f" {subject} {'is an' if obj[0] in 'aeiou' else 'is a'} {obj}.") == [f" {subject}", f" is {'an' if obj[0] in 'aeiou' else 'a'} {obj}", "."]
+        for subject, obj in re.findall(r"(\w+) is a (\w+)\.", p.question):
+            assert pieces(f" {subject} is a {obj}.") == [f" {subject}", f" is a {obj}", "."]
 
 
 def test_a_mixture_fills_each_batch_from_both_splits(role_tok):

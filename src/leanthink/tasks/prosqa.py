@@ -164,7 +164,7 @@ class ProsQATask(Task):
         """Role tokens: one token per object phrase (" is a tumpus") and per name (" bompus", " Eva").
         With them a sentence's subject is the token right before its object, which a tiny model learns
         to look up; with " is a" between them it did not (docs/builtin-models.md)."""
-        return (("Who",) + tuple(f" {_article(c)} {c}" for c in CONCEPTS)
+        return (("Who",) + tuple(f" is a {c}" for c in CONCEPTS)
                 + tuple(f" {w}" for w in CONCEPTS + ENTITIES))
 
 
@@ -217,18 +217,17 @@ def backward_trace(problem: Problem) -> list[str]:
     return [f"{node}: {subject}." for node, subject in backward_chain(problem)]
 
 
-def _article(word: str) -> str:
-    return "is an" if word[:1].lower() in "aeiou" else "is a"
 
 
 def who_line(node: str, subject: str) -> str:
-    """One lookup of the `who` trace and of drills: "Who is a X P." (P: the subject of "P is a X").
+    """One lookup of the `who` trace and of drills: "Who is a X P." (P: the subject of "P is a X"). Always
+    "is a", as ProsQA writes it ("Every wumpus is a impus."), so the object phrase is the question's token.
 
     No punctuation between X and P: with the role tokens the answer is then the token right after the
     object phrase, as in the question it is the token right before it. A "?" between them kept the
     lookup from forming (43% at step 400 against 93% without, `prosqa_role_token_probe.py
     --query-suffix "?"`)."""
-    return f"Who {_article(node)} {node} {subject}."
+    return f"Who is a {node} {subject}."
 
 
 _WHO_ANSWER = re.compile(r"^Who is an? \w+ (\w+)\.$", re.MULTILINE)
@@ -280,7 +279,7 @@ def drill_problem(pid: str, rng: random.Random) -> Problem:
     while True:
         if rng.random() < 0.5:
             words = rng.sample(CONCEPTS, 10)
-            facts = " ".join(f"Every {words[i]} {_article(words[5 + i])} {words[5 + i]}." for i in range(5))
+            facts = " ".join(f"Every {words[i]} is a {words[5 + i]}." for i in range(5))
         else:
             facts = generate_item(SIZES["xsmall"], rng)["question"].rsplit(" Is ", 1)[0]
         unique = sorted(k for k, v in question_parents(facts).items() if len(v) == 1)
