@@ -142,8 +142,8 @@ class ProsQATask(Task):
         if "drill" in problem.meta:
             return "\n".join(who_line(node, subject) for node, subject in problem.meta["drill"])
         if self.trace in ("backward", "who"):
-            line = who_line if self.trace == "who" else (lambda node, subject: f"{node}: {subject}.")
-            lines = [line(node, subject) for node, subject in backward_chain(problem)]
+            lines = (backward_trace(problem) if self.trace == "backward"
+                     else [who_line(node, subject) for node, subject in backward_chain(problem)])
             return "\n".join(lines + [f"Answer: {_answer_sentence(problem)}"])
         if self.trace == "search":
             return "\n".join(search_trace(problem) + [f"Answer: {_answer_sentence(problem)}"])
@@ -162,7 +162,7 @@ class ProsQATask(Task):
 
     def added_tokens(self) -> tuple[str, ...]:
         """Role tokens: one token per object phrase (" is a tumpus") and per name (" bompus", " Eva").
-        With them a sentence's subject is the token right before its object, which a tiny model learns
+        With them a sentence's subject is the token right before its object, which a small model learns
         to look up; with " is a" between them it did not (docs/builtin-models.md)."""
         return (("Who",) + tuple(f" is a {c}" for c in CONCEPTS)
                 + tuple(f" {w}" for w in CONCEPTS + ENTITIES))
@@ -217,8 +217,6 @@ def backward_trace(problem: Problem) -> list[str]:
     return [f"{node}: {subject}." for node, subject in backward_chain(problem)]
 
 
-
-
 def who_line(node: str, subject: str) -> str:
     """One lookup of the `who` trace and of drills: "Who is a X P." (P: the subject of "P is a X"). Always
     "is a", as ProsQA writes it ("Every wumpus is a impus."), so the object phrase is the question's token.
@@ -237,8 +235,8 @@ _WORDS = re.compile(r"\w+(?: \w+)*")
 def backward_chain(problem: Problem) -> list[tuple[str, str]]:
     """Backward chaining from the first asked concept, as (X, P) pairs, one per trace line: P is the
     subject of the first sentence (in question order) whose object is X; chaining goes on from P until
-    a name with no parent. If that is the asked
-    person, the first concept is the answer; otherwise the second concept is chained the same way.
+    a name with no parent. If that is the asked person, the first concept is the answer; otherwise
+    the second concept is chained the same way.
 
     Why: every line is one retrieval at a fixed offset ("P is a X" / "Every P is a X": the subject sits
     three words before the object), with no lookahead; the forward shortest path needs lookahead at
