@@ -27,26 +27,30 @@ import argparse
 import json
 import random
 import time
+from dataclasses import replace
 
 import torch
 
+from leanthink.errors import LeanthinkError
 from leanthink.models.registry import builtin_tokenizer
 from leanthink.models.tiny import SIZES as MODEL_SIZES
-from leanthink.models.tiny import TinySize, llama_config
-from leanthink.tasks.prosqa import SIZES, question_parents
-from leanthink.tasks.prosqa_gen import CONCEPTS, ENTITIES, generate_item
+from leanthink.models.tiny import llama_config, parse_size
+from leanthink.tasks.prosqa import SIZES, ProsQATask, question_parents
+from leanthink.tasks.prosqa_gen import CONCEPTS, generate_item
 from leanthink.train.data import collate
-from leanthink.train.sft import first_label_accuracy, lr_schedule, sft_step
+from leanthink.train.sft import (
+    add_task_tokens,
+    first_label_accuracy,
+    lr_schedule,
+    sft_step,
+)
 
 
 def role_tokenizer():
-    """The built-in tokenizer plus the role tokens (added after every existing id)."""
-    from tokenizers import AddedToken
-
+    """The built-in tokenizer plus ProsQA's role tokens (`leanthink train --task-tokens`), except `Who`:
+    the probe's queries are spelled with BPE pieces, as in every run the docs report."""
     tok = builtin_tokenizer()
-    extra = [f" is a {c}" for c in CONCEPTS]
-    extra += [f" {w}" for w in CONCEPTS + ENTITIES if len(tok(f" {w}", add_special_tokens=False)["input_ids"]) > 1]
-    tok.add_tokens([AddedToken(t, normalized=False) for t in extra])
+    add_task_tokens(tok, [w for w in ProsQATask().added_tokens() if w != "Who"])
     return tok
 
 
@@ -119,22 +123,21 @@ def main() -> None:
         ap.error(f"--random-facts must be in [0, {len(CONCEPTS) // 2}], got {args.random_facts}")
     if min(args.queries, args.steps, args.batch_size, args.eval_every) <= 0:
         ap.error("--queries, --steps, --batch-size and --eval-every must be positive")
+    if not 0 <= args.random_fraction <= 1:
+        ap.error(f"--random-fraction must be in [0, 1], got {args.random_fraction}")
     torch.set_num_threads(args.threads)
     tok = role_tokenizer()
     if args.shape not in MODEL_SIZES:
         try:
-            layers, width, heads = (int(x) for x in args.shape.split("x"))
-        except ValueError:
-            ap.error(f"--shape must be one of {', '.join(MODEL_SIZES)} or LAYERSxWIDTHxHEADS, got {args.shape!r}")
-        MODEL_SIZES[args.shape] = TinySize(hidden=width, layers=layers, heads=heads, intermediate=2 * width)
+            size = parse_size(args.shape)
+        except LeanthinkError as e:
+            ap.error(f"--shape: {e}")
+        MODEL_SIZES[args.shape] = replace(size, intermediate=2 * size.hidden)  # the probe's MLP: twice the width
     config = llama_config(args.shape, tok)
     compact = Compact(tok.pad_token_id) if args.compact_ids else None
     pad = 0 if compact else tok.pad_token_id
     if compact:
         config.vocab_size, config.pad_token_id = compact.size, 0
-
-    if not 0 <= args.random_fraction <= 1:
-        ap.error(f"--random-fraction must be in [0, 1], got {args.random_fraction}")
 
     def make(rng: random.Random, queries: int, held_out: bool = False) -> tuple[list[int], list[int]]:
         mixed = args.random_fraction < 1

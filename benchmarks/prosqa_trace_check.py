@@ -14,6 +14,10 @@ file) and seed, and each trace line "X: P." (or "Who is a X P.") is graded:
 
 Lookup accuracy near the share of right answers means the model answers by its own chain; lookups
 at chance (about one over the number of names in the question) mean it never learned the retrieval.
+
+A second table sorts the wrong answers by where the output first departs from the gold chain
+(`backward_chain`, in either line format): it went on after reaching the asked person, stopped at
+another person, wrote a wrong lookup line, or a wrong answer line.
 """
 
 from __future__ import annotations
@@ -25,7 +29,12 @@ from pathlib import Path
 
 from leanthink.bench.harness import read_results
 from leanthink.tasks import get_task
-from leanthink.tasks.prosqa import _ASKED, question_parents
+from leanthink.tasks.prosqa import (
+    _ASKED,
+    _answer_sentence,
+    backward_chain,
+    question_parents,
+)
 
 # "X: P." (and the "Is a X: P." variant), or the `who` trace's "Who is a X P."
 _LINE = re.compile(r"(?:Is an? )?(?!Answer\b)(\w+): (\w+)\.|Who is an? (\w+) (\w+)\.")
@@ -51,6 +60,28 @@ def check(problem, output: str) -> dict[str, int]:
     return counts
 
 
+FIRST_ERRORS = ("went on past the asked person", "stopped at another person", "lookup line", "answer line")
+
+
+def first_error(problem, output: str) -> str | None:
+    """Where the output first departs from the gold chain (one of FIRST_ERRORS), None if it does not.
+    A departing line that is neither a lookup nor an `Answer` line counts as a wrong line of the kind
+    the gold chain has there."""
+    gold = [f"{x} {p}" for x, p in backward_chain(problem)] + [f"Answer: {_answer_sentence(problem)}"]
+    lines = [s.strip() for s in output.splitlines() if s.strip()]
+    parsed = [_LINE.fullmatch(line) for line in lines]
+    wrote = [(" ".join(m.groups()[:2] if m.group(1) else m.groups()[2:]) if m else line)
+             for line, m in zip(lines, parsed)]
+    for i, want in enumerate(gold):
+        got = wrote[i] if i < len(wrote) else ""
+        if want == got:
+            continue
+        if want.startswith("Answer:"):
+            return FIRST_ERRORS[0] if i < len(parsed) and parsed[i] else FIRST_ERRORS[3]
+        return FIRST_ERRORS[1] if got.startswith("Answer") else FIRST_ERRORS[2]
+    return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", type=Path, help="a results file written by `leanthink eval --task prosqa`")
@@ -64,6 +95,7 @@ def main() -> None:
     task = get_task("prosqa", trace="backward")
     print("| run | data | n | accuracy | lines/problem | lookup | first parent | linked | reached person |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    errors: dict[str, list[str | None]] = {}
     for run_id, rows in runs.items():
         r0 = rows[0]
         data = Path(r0["data"]) if r0["data"] else None
@@ -79,6 +111,11 @@ def main() -> None:
         print(f"| {run_id} | {r0['data'] or r0['split']} | {n} | {acc:.1%} | {total['lines'] / n:.2f} | "
               f"{total['lookup'] / lines:.1%} | {total['first'] / lines:.1%} | {total['linked'] / lines:.1%} | "
               f"{total['reached'] / n:.1%} |")
+        errors[run_id] = [first_error(problems[r["problem_id"]], r["output"]) for r in rows if not r["correct"]]
+    print("\n| run | wrong | " + " | ".join(FIRST_ERRORS) + " |")
+    print("| --- " * (len(FIRST_ERRORS) + 2) + "|")
+    for run_id, kinds in errors.items():
+        print(f"| {run_id} | {len(kinds)} | " + " | ".join(str(kinds.count(k)) for k in FIRST_ERRORS) + " |")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,13 @@ import pytest
 from leanthink.errors import DataError, LeanthinkError
 from leanthink.tasks import get_task
 from leanthink.tasks.base import Problem
-from leanthink.tasks.prosqa import ProsQATask, graph_of, question_children, question_parents, search_trace
+from leanthink.tasks.prosqa import (
+    ProsQATask,
+    graph_of,
+    question_children,
+    question_parents,
+    search_trace,
+)
 from leanthink.tasks.prosqa_gen import ProsQAConfig, distances, generate_item, sentence
 
 REAL = Path(__file__).parents[2].parent / "shared" / "data" / "prosqa_valid.json"
@@ -231,13 +237,19 @@ def test_backward_trace_lines_are_first_parent_lookups():
     assert reached / len(problems) >= 0.9
 
 
-def test_trace_check_grades_each_backward_line_against_the_graph():
+def _trace_check():
+    """benchmarks/prosqa_trace_check.py, loaded as a module."""
     import importlib.util
 
     path = Path(__file__).parents[2] / "benchmarks" / "prosqa_trace_check.py"
     spec = importlib.util.spec_from_file_location("prosqa_trace_check", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_trace_check_grades_each_backward_line_against_the_graph():
+    module = _trace_check()
     task = ProsQATask(trace="backward")
     p = task.load("small", limit=1, seed=5)[0]
     gold = module.check(p, task.cot_target(p))
@@ -252,13 +264,24 @@ def test_trace_check_grades_each_backward_line_against_the_graph():
 
 
 def test_trace_check_reads_who_lines_as_well():
-    import importlib.util
-
-    path = Path(__file__).parents[2] / "benchmarks" / "prosqa_trace_check.py"
-    spec = importlib.util.spec_from_file_location("prosqa_trace_check", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _trace_check()
     for p in ProsQATask(trace="who").load("small", limit=20, seed=6):
         who = module.check(p, ProsQATask(trace="who").cot_target(p))
         backward = module.check(p, ProsQATask(trace="backward").cot_target(p))
         assert who == backward and who["lines"] == who["first"] == who["linked"] > 0
+
+
+def test_trace_check_names_where_a_wrong_output_first_departs_from_the_gold_chain():
+    module = _trace_check()
+    task = ProsQATask(trace="who")
+    # a problem whose gold chain takes two chains (the first one ends at another person)
+    p = next(p for p in task.load("small", limit=200, seed=1)   # names are capitalised, concepts not
+             if sum(line.split()[-1][0].isupper() for line in task.cot_target(p).splitlines()[:-1]) == 2)
+    gold = task.cot_target(p).splitlines()
+    assert module.first_error(p, "\n".join(gold)) is None
+    assert module.first_error(p, ProsQATask(trace="backward").cot_target(p)) is None  # either line format
+    first_person = next(i for i, line in enumerate(gold) if line.split()[-1][0].isupper())
+    assert module.first_error(p, "\n".join(gold[:first_person + 1] + ["Answer: x is a y."])) == "stopped at another person"
+    assert module.first_error(p, "\n".join(gold[:-1] + ["Who is a a b."])) == "went on past the asked person"
+    assert module.first_error(p, "\n".join(gold[:-1] + ["Answer: Tom is a nope."])) == "answer line"
+    assert module.first_error(p, "Who is a nope Tom.\n" + gold[-1]) == "lookup line"
