@@ -1,4 +1,4 @@
-"""Where a ProsQA reasoner goes wrong: checks every line of its `backward` or `who` traces against the graph.
+"""Where a ProsQA reasoner goes wrong: checks every line of its `backward`, `who` or `both` traces against the graph.
 
     .venv/bin/leanthink eval --task prosqa --split small --method cot --model builtin:prosqa \
         --limit 500 --out results/prosqa_small.jsonl
@@ -15,9 +15,11 @@ file) and seed, and each trace line "X: P." (or "Who is a X P.") is graded:
 Lookup accuracy near the share of right answers means the model answers by its own chain; lookups
 at chance (about one over the number of names in the question) mean it never learned the retrieval.
 
-A second table sorts the wrong answers by where the output first departs from the gold chain
+A second table sorts the wrong answers by where the output first departs from the gold trace
 (`backward_chain`, in either line format): it went on after reaching the asked person, stopped at
-another person, wrote a wrong lookup line, or a wrong answer line.
+another person, wrote a wrong lookup line, or a wrong answer line. An output with "So P C." lines
+is checked against the `both` trace (`both_lines`), where the departure can also be a wrong "So"
+line.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from leanthink.tasks.prosqa import (
     _ASKED,
     _answer_sentence,
     backward_chain,
+    both_lines,
     question_parents,
 )
 
@@ -60,24 +63,31 @@ def check(problem, output: str) -> dict[str, int]:
     return counts
 
 
-FIRST_ERRORS = ("went on past the asked person", "stopped at another person", "lookup line", "answer line")
+FIRST_ERRORS = ("went on past the asked person", "stopped at another person", "lookup line", "So line",
+                "answer line")
 
 
 def first_error(problem, output: str) -> str | None:
     """Where the output first departs from the gold chain (one of FIRST_ERRORS), None if it does not.
     A departing line that is neither a lookup nor an `Answer` line counts as a wrong line of the kind
     the gold chain has there."""
-    gold = [f"{x} {p}" for x, p in backward_chain(problem)] + [f"Answer: {_answer_sentence(problem)}"]
     lines = [s.strip() for s in output.splitlines() if s.strip()]
     parsed = [_LINE.fullmatch(line) for line in lines]
     wrote = [(" ".join(m.groups()[:2] if m.group(1) else m.groups()[2:]) if m else line)
              for line, m in zip(lines, parsed)]
+    if any(line.startswith("So ") for line in lines):  # the `both` trace: no decision to get wrong
+        gold = [(" ".join(m.groups()[2:]) if (m := _LINE.fullmatch(line)) else line) for line in both_lines(problem)]
+    else:
+        gold = [f"{x} {p}" for x, p in backward_chain(problem)]
+    gold.append(f"Answer: {_answer_sentence(problem)}")
     for i, want in enumerate(gold):
         got = wrote[i] if i < len(wrote) else ""
         if want == got:
             continue
+        if want.startswith("So "):
+            return FIRST_ERRORS[3]
         if want.startswith("Answer:"):
-            return FIRST_ERRORS[0] if i < len(parsed) and parsed[i] else FIRST_ERRORS[3]
+            return FIRST_ERRORS[0] if i < len(parsed) and parsed[i] else FIRST_ERRORS[4]
         return FIRST_ERRORS[1] if got.startswith("Answer") else FIRST_ERRORS[2]
     return None
 

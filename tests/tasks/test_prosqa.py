@@ -285,3 +285,18 @@ def test_trace_check_names_where_a_wrong_output_first_departs_from_the_gold_chai
     assert module.first_error(p, "\n".join(gold[:-1] + ["Who is a a b."])) == "went on past the asked person"
     assert module.first_error(p, "\n".join(gold[:-1] + ["Answer: Tom is a nope."])) == "answer line"
     assert module.first_error(p, "Who is a nope Tom.\n" + gold[-1]) == "lookup line"
+
+
+def test_trace_check_reads_both_traces():
+    module = _trace_check()
+    task = ProsQATask(trace="both")
+    p = task.load("small", limit=1, seed=2)[0]
+    gold = task.cot_target(p).splitlines()
+    counts = module.check(p, "\n".join(gold))  # "So" lines are not lookups; every chain line is
+    assert counts["lines"] == counts["first"] == len(gold) - 3
+    assert module.first_error(p, "\n".join(gold)) is None
+    so = next(i for i, line in enumerate(gold) if line.startswith("So "))
+    wrong_so = gold[:so] + ["So Nobody " + gold[so].split()[2]] + gold[so + 1:]
+    assert module.first_error(p, "\n".join(wrong_so)) == "So line"
+    assert module.first_error(p, "\n".join(gold[:-1] + ["Answer: Tom is a nope."])) == "answer line"
+    assert module.first_error(p, "Who is a nope Tom.\n" + "\n".join(gold[1:])) == "lookup line"

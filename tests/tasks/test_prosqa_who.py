@@ -114,3 +114,32 @@ def test_key_loss_learns_the_words_of_a_trace_but_not_its_punctuation(role_tok):
         drill, task.cot_target(drill))
     with pytest.raises(Exception, match="unknown loss 'some'; choose one of all, key"):
         ProsQATask(loss="some")
+
+
+def test_both_trace_chains_both_concepts_and_its_so_line_names_the_answer():
+    from leanthink.tasks.prosqa import concept_chain
+
+    task = ProsQATask(trace="both")
+    problems = task.load("small", limit=300, seed=4)
+    named = 0
+    for p in problems:
+        person, first, second = re.search(r"Is (\w+) an? (\w+) or (\w+)\?$", p.question).groups()
+        parents = question_parents(p.question)
+        lines = task.cot_target(p).splitlines()
+        assert lines[-1] == f"Answer: {p.meta['answer_sentence']}"
+        so = [i for i, line in enumerate(lines) if line.startswith("So ")]
+        assert len(so) == 2 and so[1] == len(lines) - 2
+        ends = {}
+        for concept, chain_lines, so_line in ((first, lines[:so[0]], lines[so[0]]),
+                                              (second, lines[so[0] + 1:so[1]], lines[so[1]])):
+            chain = [WHO.fullmatch(line).groups() for line in chain_lines]
+            assert chain == concept_chain(parents, concept) and chain[0][0] == concept
+            assert not parents.get(chain[-1][1])  # each chain runs to a name with no parent
+            assert so_line == f"So {chain[-1][1]} {concept}."
+            ends[concept] = chain[-1][1]
+        assert ends[p.meta["neg_answer"]] != person  # the negative concept never reaches the person
+        named += ends[p.answer] == person
+        assert task.grade(task.extract(task.cot_target(p)), p)
+    # the answer is the concept of the asked person's "So" line, unless the first-parent chain of
+    # the answer ends at someone else (a few percent of `small` problems)
+    assert named / len(problems) > 0.9

@@ -13,7 +13,7 @@ evaluation splits, drawn from `seed + EVAL_SEED_OFFSET`; `train-small`, `train-m
 `train-full` are the same generators drawn from `seed` itself, so no training problem is an
 evaluation problem. Problem i of a split depends only on (size, seed, i), so `limit` takes a prefix.
 
-Three chain-of-thought formats for training built-in reasoners (`ProsQATask(trace=...)`):
+Chain-of-thought formats for training built-in reasoners (`ProsQATask(trace=...)`):
 
 - `path`: the gold shortest path, one sentence per line (the Coconut format). Writing its first
   step needs lookahead: of the root's children, only the one leading to the target is right.
@@ -24,7 +24,10 @@ Three chain-of-thought formats for training built-in reasoners (`ProsQATask(trac
 - `backward`: backward chaining from the asked concepts, one parent lookup per line ("lempus:
   brimpus."); see `backward_trace`.
 - `who`: the same chain written with the question's own words, the answer right after the object
-  ("Who is a lempus brimpus."); `builtin:prosqa` is trained on it, with the role tokens of `added_tokens`.
+  ("Who is a lempus brimpus."), for a tokenizer with the role tokens of `added_tokens`.
+- `both`: the `who` chains of both asked concepts, each closed by "So P C." (the chain from C ended
+  at P), so the answer is the concept of the asked person's "So" line; see `both_lines`.
+  `builtin:prosqa` is trained on it.
 
 All end with `Answer: Tom is a lempus.`.
 
@@ -55,7 +58,7 @@ SIZES: dict[str, ProsQAConfig] = {
 EVAL_SEED_OFFSET = 1_000_003
 DRILL = "train-drill"
 SPLITS = tuple(SIZES) + tuple(f"train-{s}" for s in SIZES) + (DRILL,)
-TRACES = ("path", "search", "backward", "who")
+TRACES = ("path", "search", "backward", "who", "both")
 #: what a trace's loss covers: every token, or its words only (`key`: no "." / ":" / line breaks / EOS)
 LOSSES = ("all", "key")
 
@@ -141,6 +144,8 @@ class ProsQATask(Task):
     def cot_target(self, problem: Problem) -> str:
         if "drill" in problem.meta:
             return "\n".join(who_line(node, subject) for node, subject in problem.meta["drill"])
+        if self.trace == "both":
+            return "\n".join(both_lines(problem) + [f"Answer: {_answer_sentence(problem)}"])
         if self.trace in ("backward", "who"):
             lines = (backward_trace(problem) if self.trace == "backward"
                      else [who_line(node, subject) for node, subject in backward_chain(problem)])
@@ -186,10 +191,8 @@ def question_children(question: str) -> dict[str, list[str]]:
 
 def search_trace(problem: Problem) -> list[str]:
     """Breadth-first search lines from the root until a line names the target or the negative."""
-    entity = _ASKED.search(problem.question)
-    if not entity:
-        raise LeanthinkError(f"prosqa: {problem.id}: question does not end with 'Is X a A or B?'")
-    root, goals = entity.group(1), {entity.group(2), entity.group(3)}
+    root, *asked = _asked(problem)
+    goals = set(asked)
     children = question_children(problem.question)
     lines, queue, seen = [], [root], {root}
     while queue:
@@ -246,24 +249,55 @@ def backward_chain(problem: Problem) -> list[tuple[str, str]]:
     is reachable (the ProsQA graphs have few such branches), so the trace of a few problems ends
     without reaching the person; the answer line is still the gold answer.
     """
-    asked = _ASKED.search(problem.question)
-    if not asked:
-        raise LeanthinkError(f"prosqa: {problem.id}: question does not end with 'Is X a A or B?'")
-    person, first, second = asked.groups()
+    person, first, second = _asked(problem)
     parents = question_parents(problem.question)
     lines: list[tuple[str, str]] = []
     for concept in (first, second):
-        node, seen = concept, {concept}
-        while parents.get(node):
-            parent = parents[node][0]
-            lines.append((node, parent))
-            if parent in seen:  # a cycle cannot happen in a DAG; guard against hand-made files
-                break
-            seen.add(parent)
-            node = parent
-        if node == person:
+        chain = concept_chain(parents, concept)
+        lines += chain
+        if (chain[-1][1] if chain else concept) == person:
             break
     return lines
+
+
+def concept_chain(parents: dict[str, list[str]], concept: str) -> list[tuple[str, str]]:
+    """(X, P) pairs from `concept` up its first parents (in question order) to a name with none."""
+    lines, node, seen = [], concept, {concept}
+    while parents.get(node):
+        parent = parents[node][0]
+        lines.append((node, parent))
+        if parent in seen:  # a cycle cannot happen in a DAG; guard against hand-made files
+            break
+        seen.add(parent)
+        node = parent
+    return lines
+
+
+def both_lines(problem: Problem) -> list[str]:
+    """The `both` trace without its answer line: each asked concept's chain (`concept_chain`) as
+    `who` lines, closed by "So P C." (the chain from concept C ended at P).
+
+    Why: the `who` trace decides after each person whether it is the asked one, a comparison between
+    the token just written and one token of the question that a 2-layer model did not learn
+    (docs/builtin-models.md, "Fifth round"). Here every line is a lookup or a copy, and the answer is
+    the concept of the "So" line of the asked person: the token after an earlier copy of the token
+    just written, what an induction head does."""
+    _, first, second = _asked(problem)
+    parents = question_parents(problem.question)
+    lines = []
+    for concept in (first, second):
+        chain = concept_chain(parents, concept)
+        lines += [who_line(node, subject) for node, subject in chain]
+        lines.append(f"So {chain[-1][1] if chain else concept} {concept}.")
+    return lines
+
+
+def _asked(problem: Problem) -> tuple[str, str, str]:
+    """(person, first concept, second concept) of the question "Is P a C1 or C2?"."""
+    asked = _ASKED.search(problem.question)
+    if not asked:
+        raise LeanthinkError(f"prosqa: {problem.id}: question does not end with 'Is X a A or B?'")
+    return asked.groups()
 
 
 def drill_problem(pid: str, rng: random.Random) -> Problem:
