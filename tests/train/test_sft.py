@@ -142,3 +142,15 @@ def test_model_shapes_are_checked(size, message):
     assert parse_size("3x192x6").layers == 3 and parse_size("3x192x6").intermediate == 512
     with pytest.raises(LeanthinkError, match=message):
         parse_size(size)
+
+
+def test_a_continued_run_records_the_recipes_it_continues(tmp_path):
+    first = train(cfg(tmp_path / "first", steps=3, eval_every=0), progress=False)
+    second = train(cfg(tmp_path / "second", init=str(first), steps=3, eval_every=0, lr=1e-3), progress=False)
+    third = train(cfg(tmp_path / "third", init=str(second), steps=3, eval_every=0, lr=5e-4), progress=False)
+    meta = json.loads((third / "leanthink.json").read_text())
+    assert meta["train_config"]["init"] == str(second) and meta["train_config"]["lr"] == 5e-4
+    assert meta["init_from"]["train_config"]["init"] == str(first)
+    assert meta["init_from"]["train_config"]["lr"] == 1e-3
+    assert meta["init_from"]["init_from"]["train_config"]["init"] is None
+    assert "init_from" not in meta["init_from"]["init_from"]

@@ -214,8 +214,23 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
     state["elapsed_s"] = time.time() - t0
     meta = {"prompt_style": "plain", "task": cfg.task, "train_config": asdict(cfg), "history": state["history"],
             "train_time_s": round(state["elapsed_s"], 1)}
+    if cfg.init and (parent := init_recipe(cfg.init)):
+        meta["init_from"] = parent
     save_checkpoint(model, tokenizer, out, meta)
     return out
+
+
+def init_recipe(init: str) -> dict | None:
+    """The recipe of the checkpoint a run starts from (its `train_config`, `train_time_s` and, in turn,
+    its own `init_from`), so a checkpoint's `leanthink.json` records every run that made it, not
+    only the last one. None when `init` holds no leanthink.json (a model from elsewhere)."""
+    from ..models.registry import resolve_model
+
+    path = resolve_model(init) / "leanthink.json"
+    if not path.exists():
+        return None
+    meta = json.loads(path.read_text())
+    return {k: meta[k] for k in ("train_config", "train_time_s", "init_from") if k in meta}
 
 
 def sft_step(forward, model, opt, batch: dict[str, torch.Tensor], bf16: bool) -> torch.Tensor:
