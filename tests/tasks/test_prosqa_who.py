@@ -1,4 +1,4 @@
-"""ProsQA's `who` trace, its lookup drills and role tokens (the recipe of builtin:prosqa)."""
+"""ProsQA's `who` and `both` traces, its lookup drills and role tokens (the recipe of builtin:prosqa)."""
 
 from __future__ import annotations
 
