@@ -10,7 +10,9 @@ file) and seed, and each trace line "X: P." (or "Who is a X P.") is graded:
 - `lookup`: P is a parent of X (some sentence of the question says "P is a X" or "Every P is a X");
 - `first`: P is the first such parent in question order, the line the training trace would write;
 - `linked`: X is one of the two asked concepts or the P of the line before (the chain is followed);
-- `reached`: some line names the asked person as a parent (a chain got back to the root).
+- `reached`: some line names the asked person as a parent (a chain got back to the root);
+- `first of several`: of the right lookups of an X with several parents, the share that name the
+  first (the rule the traces follow, and the one that fails first on larger graphs).
 
 Lookup accuracy near the share of right answers means the model answers by its own chain; lookups
 at chance (about one over the number of names in the question) mean it never learned the retrieval.
@@ -19,7 +21,9 @@ A second table sorts the wrong answers by where the output first departs from th
 (`backward_chain`, in either line format): it went on after reaching the asked person, stopped at
 another person, wrote a wrong lookup line, or a wrong answer line. An output with "So P C." lines
 is checked against the `both` trace (`both_lines`), where the departure can also be a wrong "So"
-line.
+line. The table also counts the problems at the traces' ceiling (`at_ceiling`: the answer concept's
+first-parent chain ends at someone other than the asked person, so no gold trace reaches the person
+and the answer line is a guess) and the wrong answers among them.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from leanthink.tasks.prosqa import (
     _answer_sentence,
     backward_chain,
     both_lines,
+    concept_chain,
     question_parents,
 )
 
@@ -57,10 +62,21 @@ def check(problem, output: str) -> dict[str, int]:
         counts["lines"] += 1
         counts["lookup"] += parent in parents.get(child, ())
         counts["first"] += parents.get(child, [None])[0] == parent
+        if len(parents.get(child, ())) > 1 and parent in parents[child]:
+            counts["several"] += 1
+            counts["several_first"] += parents[child][0] == parent
         counts["linked"] += child in asked or child == previous
         counts["reached"] = max(counts["reached"], int(parent == person))
         previous = parent
     return counts
+
+
+def at_ceiling(problem) -> bool:
+    """True if the answer concept's first-parent chain does not end at the asked person: then neither
+    the `who` nor the `both` gold trace reaches the person, and its answer line cannot be read off."""
+    person = _ASKED.search(problem.question).group(1)
+    chain = concept_chain(question_parents(problem.question), problem.answer)
+    return not chain or chain[-1][1] != person
 
 
 FIRST_ERRORS = ("went on past the asked person", "stopped at another person", "lookup line", "So line",
@@ -103,9 +119,11 @@ def main() -> None:
     if not runs:
         raise SystemExit(f"error: {args.results}: no prosqa cot runs")
     task = get_task("prosqa", trace="backward")
-    print("| run | data | n | accuracy | lines/problem | lookup | first parent | linked | reached person |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| run | data | n | accuracy | lines/problem | lookup | first parent | linked | reached person "
+          "| first of several |")
+    print("| --- " * 10 + "|")
     errors: dict[str, list[str | None]] = {}
+    ceiling: dict[str, tuple[int, int]] = {}
     for run_id, rows in runs.items():
         r0 = rows[0]
         data = Path(r0["data"]) if r0["data"] else None
@@ -120,12 +138,16 @@ def main() -> None:
         acc = sum(r["correct"] for r in rows) / n
         print(f"| {run_id} | {r0['data'] or r0['split']} | {n} | {acc:.1%} | {total['lines'] / n:.2f} | "
               f"{total['lookup'] / lines:.1%} | {total['first'] / lines:.1%} | {total['linked'] / lines:.1%} | "
-              f"{total['reached'] / n:.1%} |")
+              f"{total['reached'] / n:.1%} | {total['several_first'] / max(total['several'], 1):.1%} "
+              f"({total['several_first']}/{total['several']}) |")
         errors[run_id] = [first_error(problems[r["problem_id"]], r["output"]) for r in rows if not r["correct"]]
-    print("\n| run | wrong | " + " | ".join(FIRST_ERRORS) + " |")
-    print("| --- " * (len(FIRST_ERRORS) + 2) + "|")
+        capped = [at_ceiling(problems[r["problem_id"]]) for r in rows]
+        ceiling[run_id] = (sum(capped), sum(c and not r["correct"] for c, r in zip(capped, rows)))
+    print("\n| run | wrong | " + " | ".join(FIRST_ERRORS) + " | problems at the ceiling | wrong there |")
+    print("| --- " * (len(FIRST_ERRORS) + 4) + "|")
     for run_id, kinds in errors.items():
-        print(f"| {run_id} | {len(kinds)} | " + " | ".join(str(kinds.count(k)) for k in FIRST_ERRORS) + " |")
+        print(f"| {run_id} | {len(kinds)} | " + " | ".join(str(kinds.count(k)) for k in FIRST_ERRORS)
+              + f" | {ceiling[run_id][0]} | {ceiling[run_id][1]} |")
 
 
 if __name__ == "__main__":

@@ -254,6 +254,8 @@ def test_trace_check_grades_each_backward_line_against_the_graph():
     p = task.load("small", limit=1, seed=5)[0]
     gold = module.check(p, task.cot_target(p))
     n = len(backward_lines := task.cot_target(p).splitlines()[:-1])
+    assert gold["several_first"] == gold["several"]  # counted by test_trace_check_counts_first_of_several...
+    gold = {k: v for k, v in gold.items() if not k.startswith("several")}
     assert n and gold == {"lines": n, "lookup": n, "first": n, "linked": n, "reached": int(
         any(line.endswith(f": {p.question.rsplit(' Is ', 1)[1].split()[0]}.") for line in backward_lines))}
     # a line naming a non-parent fails the lookup; a line that does not follow the chain is not linked
@@ -300,3 +302,26 @@ def test_trace_check_reads_both_traces():
     assert module.first_error(p, "\n".join(wrong_so)) == "So line"
     assert module.first_error(p, "\n".join(gold[:-1] + ["Answer: Tom is a nope."])) == "answer line"
     assert module.first_error(p, "Who is a nope Tom.\n" + "\n".join(gold[1:])) == "lookup line"
+
+
+def test_trace_check_counts_first_of_several_and_the_ceiling():
+    module = _trace_check()
+    task = ProsQATask(trace="both")
+    problems = task.load("small", limit=200, seed=3)
+    several = capped = 0
+    for p in problems:
+        gold = task.cot_target(p)
+        counts = module.check(p, gold)
+        assert counts["several_first"] == counts["several"]  # gold traces take the first parent
+        several += counts["several"]
+        person = p.question.rsplit("Is ", 1)[1].split()[0]
+        names_person = any(line.split()[1] == person for line in gold.splitlines() if line.startswith("So "))
+        assert module.at_ceiling(p) == (not names_person)
+        capped += module.at_ceiling(p)
+        # taking the last of several parents, where they differ, is counted as not the first
+        parents = question_parents(p.question)
+        multi = [x for x in parents if len(parents[x]) > 1]
+        if multi:
+            wrong = module.check(p, f"Who is a {multi[0]} {parents[multi[0]][-1]}.")
+            assert wrong["several"] == 1 and wrong["several_first"] == 0
+    assert several > 0 and 0 < capped < 0.1 * len(problems)

@@ -88,7 +88,8 @@ def test_batches_mask_the_prompt_and_are_deterministic():
     assert (a["labels"][a["attention_mask"] == 0] == -100).all()
 
 
-@pytest.mark.parametrize("bad", [{"steps": 0}, {"batch_size": -1}, {"direct_fraction": 2.0}, {"split": "train:x"}])
+@pytest.mark.parametrize("bad", [{"steps": 0}, {"batch_size": -1}, {"direct_fraction": 2.0}, {"split": "train:x"},
+                                 {"split": "train+train"}])
 def test_bad_settings_are_errors(tmp_path, bad):
     with pytest.raises(LeanthinkError):
         train(cfg(tmp_path / "d", **bad), progress=False)

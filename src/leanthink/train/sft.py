@@ -149,7 +149,10 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
     task = get_task(cfg.task, **dict(cfg.task_options))
     stages = cfg.stages()
     for name, _ in stages:
-        for part in name.split("+"):
+        parts = name.split("+")
+        if len(set(parts)) < len(parts):  # the same split twice would repeat the same problems in a batch
+            raise LeanthinkError(f"--split {name!r}: a mixture names each split once")
+        for part in parts:
             if part not in task.splits:
                 raise LeanthinkError(f"task {cfg.task!r} has no generated split {part!r}; "
                                      f"choose from {', '.join(task.splits)}")
