@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from leanthink.bench.harness import RunInfo, run
-from leanthink.engine.hf import load_engine
+from leanthink.engine import load_engine
 from leanthink.methods import get_method
 from leanthink.tasks.arithmetic import ArithConfig, ArithTask
 
@@ -33,9 +33,7 @@ def main() -> None:
     for n in range(lo, hi + 1):
         task = ArithTask(ArithConfig(min_steps=n, max_steps=n))
         problems = task.load(f"len{n}", limit=args.limit, seed=args.seed)
-        info = RunInfo(task="arith", split=f"len{n}", data=None, method="cot", settings=method.settings(),
-                       model=args.model, model_hash=engine.model_hash, seed=args.seed,
-                       prompt_style=engine.prompt_style.name)
+        info = RunInfo.create("arith", f"len{n}", None, args.seed, method, "cot", args.model, engine)
         got = run(method, engine, task, problems, info, args.out, chunk_size=32, progress=False)
         acc = sum(r["correct"] for r in got) / len(got)
         rows.append((n, acc))

@@ -44,6 +44,16 @@ def qwen_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def engine():
+    """A random micro Llama behind the real engine, in the built-ins' plain prompt style."""
+    from leanthink.engine.hf import HFEngine
+    from leanthink.prompting import PromptStyle
+
+    model, tok = micro_llama()
+    return HFEngine.from_model(model, tok, PromptStyle("plain"))
+
+
 @pytest.fixture(autouse=True)
 def _threads():
     torch.set_num_threads(1)

@@ -76,6 +76,6 @@ def test_unknown_split_and_setting(micro_dir, capsys, results):
 def test_set_values_are_typed(micro_dir, capsys, results):
     check_error(capsys, ["eval", "--task", "arith", "--set", "top_p=lots", "--model", micro_dir], results,
                 "--set top_p=lots", "float")
-    from leanthink.cli import method_settings
+    from leanthink.methods import method_settings
 
     assert method_settings("cot", ["top_p=0.5", "max_new_tokens=7"]) == {"top_p": 0.5, "max_new_tokens": 7}

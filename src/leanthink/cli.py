@@ -5,16 +5,15 @@ Flags map onto the frozen settings dataclasses; user errors become one line on s
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
-import typing
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from .errors import LeanthinkError
+from .train.config import SFTConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Cheaper inference for reasoning language models, measured.")
@@ -31,71 +30,32 @@ def _mount_concepts() -> None:
 _mount_concepts()
 
 
-def _parse_setting(cls, key: str, raw: str):
-    """`raw` converted to the type of `cls`'s field `key` (an `X | None` field takes X)."""
-    kind = typing.get_type_hints(cls).get(key, str)
-    args = [a for a in typing.get_args(kind) if a is not type(None)]
-    base = args[0] if args else kind
-    try:
-        if base is bool:
-            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(raw)
-            return raw.lower() in ("true", "1", "yes")
-        if base in (int, float):
-            return base(raw)
-    except ValueError:
-        raise LeanthinkError(f"--set {key}={raw}: expected a {base.__name__}") from None
-    return raw
-
-
-def method_settings(method: str, sets: list[str], **common) -> dict:
-    """Settings for `method` from the common flags it supports and `--set key=value` pairs."""
-    from .methods import method_class
-
-    cls = method_class(method)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    settings = {}
-    for key, value in common.items():
-        if value is None:
-            continue
-        if key not in fields:
-            raise LeanthinkError(f"--{key.replace('_', '-')} does not apply to method {method!r} "
-                                 f"(its settings: {', '.join(sorted(fields)) or 'none'})")
-        settings[key] = value
-    for item in sets:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise LeanthinkError(f"--set {item!r}: expected KEY=VALUE")
-        if key not in fields:
-            raise LeanthinkError(f"--set {key}: method {method!r} has no such setting (its settings: "
-                                 f"{', '.join(sorted(fields)) or 'none'})")
-        settings[key] = _parse_setting(cls, key, raw)
-    return settings
-
-
 @app.command("eval")
 def eval_cmd(
     task: str = typer.Option(..., help="Task: arith, prosqa, gsm8k, math500, aime."),
     method: str = typer.Option("cot", help="Method: cot, direct, reference."),
-    model: str = typer.Option("builtin:arith", help="builtin:NAME or a Hugging Face model directory."),
+    model: str = typer.Option("builtin:arith", help="builtin:NAME, a Hugging Face model directory or a .gguf file."),
     out: Path = typer.Option(Path("results/eval.jsonl"), help="Results file (JSONL; appended, resumable)."),
     split: Optional[str] = typer.Option(None, help="Generated split (arith: easy, hard; prosqa: small, ...)."),
     data: Optional[Path] = typer.Option(None, help="Data file (JSONL/JSON) instead of a generated split."),
     limit: Optional[int] = typer.Option(None, help="Only the first N problems."),
-    seed: int = typer.Option(0, help="Seed of generated splits and of sampling."),
+    seed: int = typer.Option(0, help="Sampling seed (each problem samples from a stream seeded by it and its id)."),
+    data_seed: Optional[int] = typer.Option(None, help="Seed of generated splits (default: --seed)."),
     max_new_tokens: Optional[int] = typer.Option(None, help="Token budget per problem."),
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature (0 = greedy)."),
-    batch_size: Optional[int] = typer.Option(None, help="Problems decoded together."),
+    batch_size: Optional[int] = typer.Option(None, help="Problems decoded together (outputs do not depend on it)."),
     set_: list[str] = typer.Option([], "--set", help="Other method settings, KEY=VALUE (repeatable)."),
     prompt_style: Optional[str] = typer.Option(None, help="plain, chat or completion (default: from the model)."),
     instruction: Optional[str] = typer.Option(None, help="Replace the CoT instruction of chat/completion prompts."),
     device: str = typer.Option("auto", help="cpu, cuda, cuda:1, ... (auto: cuda when available)."),
     dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
+    max_context: Optional[int] = typer.Option(None, help="Context limit in tokens (default: the model's)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Run METHOD on TASK and append one JSON line per problem to OUT (re-run to resume)."""
     from .bench.harness import RunInfo, run
-    from .bench.report import render_table, summarise
+    from .bench.report import console, render_table, summarise
+    from .methods import get_method, has_setting, method_settings
     from .tasks import get_task
 
     if limit is not None and limit < 1:
@@ -103,27 +63,17 @@ def eval_cmd(
     if data is not None and not data.exists():
         raise LeanthinkError(f"--data {data}: no such file")
     settings = method_settings(method, set_, max_new_tokens=max_new_tokens, temperature=temperature,
-                               batch_size=batch_size, **({"seed": seed} if _has_field(method, "seed") else {}))
-    from .methods import get_method
-
+                               batch_size=batch_size, **({"seed": seed} if has_setting(method, "seed") else {}))
     m = get_method(method, **settings)
     t = get_task(task)
-    problems = t.load(split=split, data=data, limit=limit, seed=seed)
+    data_seed = seed if data_seed is None else data_seed
+    problems = t.load(split=split, data=data, limit=limit, seed=data_seed)
     if not problems:
         raise LeanthinkError(f"task {task!r} gave no problems (check --data/--split/--limit)")
-    engine = _engine_for(method, model, prompt_style, instruction, device, dtype)
-    info = RunInfo(task=task, split=split, data=str(data) if data else None, method=method, settings=m.settings(),
-                   model=model if method != "reference" else "none", model_hash=engine.model_hash, seed=seed, prompt_style=engine.prompt_style.name)
+    engine = _engine_for(m, method, model, prompt_style, instruction, device, dtype, max_context)
+    info = RunInfo.create(task, split, data, data_seed, m, method, model if method != "reference" else "none", engine)
     rows = run(m, engine, t, problems, info, out, chunk_size=getattr(m, "batch_size", 16), progress=progress)
-    from .bench.report import console
-
     console().print(render_table(summarise(rows), title=f"{out}"))
-
-
-def _has_field(method: str, name: str) -> bool:
-    from .methods import method_class
-
-    return name in {f.name for f in dataclasses.fields(method_class(method))}
 
 
 class _NoModel:
@@ -135,14 +85,15 @@ class _NoModel:
         self.prompt_style = style
 
 
-def _engine_for(method: str, model: str, prompt_style, instruction, device, dtype):
-    from .engine.hf import load_engine
+def _engine_for(m, method: str, model: str, prompt_style, instruction, device, dtype, max_context):
+    from .engine import load_engine
     from .prompting import PromptStyle
 
     options = {"cot_instruction": instruction} if instruction else {}
     if method == "reference":
         return _NoModel(PromptStyle(prompt_style or "plain", **options))
-    return load_engine(model, device=device, dtype=dtype, prompt_style=prompt_style, **options)
+    return load_engine(model, requires=m.requires, method=method, device=device, dtype=dtype,
+                       prompt_style=prompt_style, max_context=max_context, **options)
 
 
 @app.command()
@@ -173,30 +124,30 @@ def report(
 
 @app.command()
 def train(
-    task: str = typer.Option("arith", help="Task whose generator gives training problems."),
+    task: str = typer.Option(SFTConfig.task, help="Task whose generator gives training problems."),
     task_option: list[str] = typer.Option([], help="Task constructor option KEY=VALUE, e.g. trace=search (prosqa)."),
-    split: str = typer.Option("train", help="Generated split, a curriculum 'SPLIT:STEPS,SPLIT:STEPS', "
-                              "or a mixture 'A+B' in any stage."),
-    out: Path = typer.Option(Path("runs/model"), help="Output checkpoint directory (resumes if it holds a run)."),
-    size: str = typer.Option("tiny", help="micro, tiny (~3M), small (~25M), or a shape LAYERSxWIDTHxHEADS."),
-    task_tokens: bool = typer.Option(False, help="Add the task's role tokens to a new model's tokenizer (prosqa)."),
-    init: Optional[str] = typer.Option(None, help="Start from this checkpoint instead of a new model."),
-    steps: int = typer.Option(2000, help="Optimiser steps (without stages in --split)."),
-    batch_size: int = typer.Option(32),
-    lr: float = typer.Option(2e-3, help="Peak learning rate (cosine decay to 10%)."),
-    warmup: int = typer.Option(100, help="Linear warm-up steps."),
-    direct_fraction: float = typer.Option(0.2, help="Share of direct-answer examples."),
-    eval_every: int = typer.Option(250),
-    eval_split: str = typer.Option("easy"),
-    eval_limit: int = typer.Option(100),
-    seed: int = typer.Option(0),
-    threads: Optional[int] = typer.Option(None),
-    compile: bool = typer.Option(True, help="torch.compile the training forward."),
-    bf16: bool = typer.Option(True, help="bf16 autocast for the forward pass (--no-bf16: float32)."),
+    split: str = typer.Option(SFTConfig.split, help="Generated split, a curriculum 'SPLIT:STEPS,SPLIT:STEPS', "
+                                              "or a mixture 'A+B' in any stage."),
+    out: Path = typer.Option(Path(SFTConfig.out), help="Output checkpoint directory (resumes if it holds a run)."),
+    size: str = typer.Option(SFTConfig.size, help="micro, tiny (~3M), small (~25M), or a shape LAYERSxWIDTHxHEADS."),
+    task_tokens: bool = typer.Option(SFTConfig.task_tokens,
+                                     help="Add the task's role tokens to a new model's tokenizer (prosqa)."),
+    init: Optional[str] = typer.Option(SFTConfig.init, help="Start from this checkpoint instead of a new model."),
+    steps: int = typer.Option(SFTConfig.steps, help="Optimiser steps (without stages in --split)."),
+    batch_size: int = typer.Option(SFTConfig.batch_size),
+    lr: float = typer.Option(SFTConfig.lr, help="Peak learning rate (cosine decay to 10%)."),
+    warmup: int = typer.Option(SFTConfig.warmup, help="Linear warm-up steps."),
+    direct_fraction: float = typer.Option(SFTConfig.direct_fraction, help="Share of direct-answer examples."),
+    eval_every: int = typer.Option(SFTConfig.eval_every),
+    eval_split: str = typer.Option(SFTConfig.eval_split),
+    eval_limit: int = typer.Option(SFTConfig.eval_limit),
+    seed: int = typer.Option(SFTConfig.seed),
+    threads: Optional[int] = typer.Option(SFTConfig.threads),
+    compile: bool = typer.Option(SFTConfig.compile, help="torch.compile the training forward."),
+    bf16: bool = typer.Option(SFTConfig.bf16, help="bf16 autocast for the forward pass (--no-bf16: float32)."),
     progress: bool = typer.Option(True),
 ):
     """SFT a built-in reasoner on generated CoT traces; writes a Hugging Face directory."""
-    from .train.sft import SFTConfig
     from .train.sft import train as run_train
 
     options = []

@@ -119,3 +119,38 @@ def test_report_rejects_files_that_are_not_results(tmp_path):
         load_summaries([bad])
     with pytest.raises(DataError, match="no such results file"):
         load_summaries([tmp_path / "missing.jsonl"])
+
+
+def test_sampled_runs_are_identical_across_batch_sizes_and_resumes(micro_dir, tmp_path, capsys):
+    base = ["eval", "--task", "arith", "--split", "hard", "--model", micro_dir, "--max-new-tokens", "12",
+            "--temperature", "0.8", "--seed", "5", "--no-progress"]
+    whole = tmp_path / "whole.jsonl"
+    assert run_cli(base + ["--limit", "8", "--batch-size", "8", "--out", whole], capsys)[0] == 0
+    parts = tmp_path / "parts.jsonl"
+    assert run_cli(base + ["--limit", "3", "--batch-size", "1", "--out", parts], capsys)[0] == 0
+    assert run_cli(base + ["--limit", "8", "--batch-size", "3", "--out", parts], capsys)[0] == 0  # resumes
+    a, b = read_results(whole), read_results(parts)
+    assert len(b) == 8 and len({r["run_id"] for r in b}) == 1 and a[0]["run_id"] == b[0]["run_id"]
+    assert [r["output"] for r in a] == [r["output"] for r in b]
+    assert len({r["output"] for r in a}) > 1
+
+
+def test_run_id_covers_dtype_prompt_data_content_and_seeds(micro_dir, tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    base = ["eval", "--task", "arith", "--model", micro_dir, "--limit", "2", "--max-new-tokens", "4", "--out", out,
+            "--no-progress"]
+    variants = [[], ["--dtype", "bfloat16"], ["--max-context", "512"], ["--data-seed", "3"], ["--seed", "3"],
+                ["--prompt-style", "completion"]]
+    for extra in variants:
+        assert run_cli(base + extra, capsys)[0] == 0
+    rows = read_results(out)
+    assert len(rows) == 2 * len(variants) and len({r["run_id"] for r in rows}) == len(variants)
+    assert {r["dtype"] for r in rows} == {"float32", "bfloat16"}
+    data = tmp_path / "g.jsonl"
+    data.write_text(json.dumps({"question": "What is 2+3?", "answer": "#### 5"}) + "\n")
+    ref = ["eval", "--task", "gsm8k", "--data", data, "--method", "reference", "--out", out, "--no-progress"]
+    assert run_cli(ref, capsys)[0] == 0
+    data.write_text(json.dumps({"question": "What is 2+3?", "answer": "#### 6"}) + "\n")   # edited in place
+    assert run_cli(ref, capsys)[0] == 0
+    golds = [r["gold"] for r in read_results(out) if r["method"] == "reference"]
+    assert golds == ["5", "6"]

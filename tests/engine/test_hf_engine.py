@@ -5,20 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from leanthink.engine.base import SamplingParams
+from leanthink.engine import SamplingParams
 from leanthink.engine.hf import HFEngine
 from leanthink.errors import LeanthinkError
-from leanthink.prompting import PromptStyle
 
-from helpers import micro_llama
 
 PROMPTS = ["a=1. b=a+2. What is b?\nReasoning:\n", "x=57. y=x-3. z=y*2. What is z? Let us see.\nReasoning:\n"]
-
-
-@pytest.fixture(scope="module")
-def engine():
-    model, tok = micro_llama()
-    return HFEngine.from_model(model, tok, PromptStyle("plain"))
 
 
 def hf_greedy(engine, prompt: str, n: int) -> list[int]:
@@ -53,15 +45,17 @@ def test_counters_match_hand_computed_values(engine):
         assert u.wall_time_s > 0
 
 
-def test_pausing_on_a_stop_string_and_resuming_equals_one_generation(engine):
+def test_pausing_at_a_token_boundary_and_resuming_equals_one_generation(engine):
     full, _ = engine.generate([PROMPTS[0]], SamplingParams(max_new_tokens=12))
-    text = full[0].text
-    stop = text[3:5]  # some string the greedy continuation is known to contain
+    ids = full[0].token_ids
+    stop = engine.decode(ids[:3])   # first completes exactly where token 3 ends
     seqs = engine.prefill([PROMPTS[0]])
     first = engine.extend(seqs, SamplingParams(max_new_tokens=12, stop=(stop,)))[0]
     assert first.finish_reason == "stop" and first.stop == stop and first.text.endswith(stop)
+    assert first.token_ids == ids[:3]
     rest = engine.extend(seqs, SamplingParams(max_new_tokens=12 - len(first.token_ids)))[0]
-    assert first.token_ids + rest.token_ids == full[0].token_ids
+    assert first.token_ids + rest.token_ids == ids
+    assert first.text + rest.text == full[0].text
     u = engine.usage(seqs)[0]
     assert u.generated_tokens == 12 and u.forward_tokens == engine.count_tokens(PROMPTS[0]) + 11
 
@@ -80,18 +74,18 @@ def test_fork_shares_the_prefix_and_select_reorders(engine):
     assert len(seqs) == 2
 
 
-def test_sampling_is_seeded(engine):
+def test_sampling_is_seeded_per_row(engine):
     p = SamplingParams(max_new_tokens=8, temperature=1.0)
-    a, _ = engine.generate(PROMPTS, p, seed=3)
-    b, _ = engine.generate(PROMPTS, p, seed=3)
-    c, _ = engine.generate(PROMPTS, p, seed=4)
+    a, _ = engine.generate(PROMPTS, p, seeds=[3, 4])
+    b, _ = engine.generate(PROMPTS, p, seeds=[3, 4])
+    c, _ = engine.generate(PROMPTS, p, seeds=[5, 4])
     assert [x.token_ids for x in a] == [x.token_ids for x in b]
-    assert [x.token_ids for x in a] != [x.token_ids for x in c]
+    assert a[0].token_ids != c[0].token_ids and a[1].token_ids == c[1].token_ids   # row 1 ignores row 0's seed
 
 
 def test_sampling_with_tiny_top_p_is_greedy(engine):
     greedy, _ = engine.generate(PROMPTS, SamplingParams(max_new_tokens=6))
-    nucleus, _ = engine.generate(PROMPTS, SamplingParams(max_new_tokens=6, temperature=1.0, top_p=1e-6), seed=9)
+    nucleus, _ = engine.generate(PROMPTS, SamplingParams(max_new_tokens=6, temperature=1.0, top_p=1e-6), seeds=[9, 9])
     assert [x.token_ids for x in greedy] == [x.token_ids for x in nucleus]
 
 
@@ -104,17 +98,17 @@ def test_evict_hides_a_span_from_later_tokens_and_keeps_positions(engine):
     n = len(ids)
     seqs = engine.prefill([prompt, PROMPTS[0]])
     engine.evict(seqs, 0, 3, 9)
-    assert seqs.live_tokens(0) == n - 6 and seqs.token_ids(0) == ids[:3] + ids[9:]
+    assert seqs.num_tokens(0) == n - 6 and seqs.token_ids(0) == ids[:3] + ids[9:]
     engine.append(seqs, ["7", None])
     # reference: Hugging Face's own forward over the full cache, with the span masked out; tokens after
     # the span keep the KV entries they computed while the span was visible (that is what eviction is)
     cache = DynamicCache(config=engine.model.config)
     with torch.no_grad():
-        engine.model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True)
+        engine.model(input_ids=torch.tensor([ids]), cache=cache, use_cache=True)
         mask = torch.ones(1, n + 1, dtype=torch.long)
         mask[0, 3:9] = 0
         ref = engine.model(input_ids=torch.tensor([seven]), attention_mask=mask, position_ids=torch.tensor([[n]]),
-                           past_key_values=cache).logits[0, -1]
+                           cache=cache).logits[0, -1]
         no_evict = engine.model(input_ids=torch.tensor([ids + seven])).logits[0, -1]
     assert torch.allclose(seqs.last_logits[0], ref, atol=1e-4)
     assert not torch.allclose(seqs.last_logits[0], no_evict, atol=1e-2)
@@ -128,28 +122,16 @@ def test_compaction_after_eviction_changes_nothing(engine):
     engine.evict(a, 0, 2, 20)          # over a quarter dead: compacted at once
     engine.evict(b, 0, 2, 4)
     engine.evict(b, 0, 2, 18)
-    assert a.mask.shape[1] == a.live_tokens(0)
+    assert a.mask.shape[1] == a.num_tokens(0)
     ta = engine.extend(a, SamplingParams(max_new_tokens=6))[0].token_ids
     tb = engine.extend(b, SamplingParams(max_new_tokens=6))[0].token_ids
     assert ta == tb
 
 
-def test_latent_steps_feed_the_last_hidden_state(engine):
-    seqs = engine.prefill([PROMPTS[0]])
-    h0 = seqs.last_hidden[0].clone()
-    engine.latent_steps(seqs, [2])
-    ids = engine.tokenizer(PROMPTS[0], return_tensors="pt", add_special_tokens=False)["input_ids"]
-    with torch.no_grad():
-        emb = engine.model.get_input_embeddings()(ids)
-        out = engine.model.model(inputs_embeds=torch.cat([emb, h0[None, None]], 1)).last_hidden_state[0, -1]
-        out2 = engine.model(inputs_embeds=torch.cat([emb, h0[None, None], out[None, None]], 1)).logits[0, -1]
-    assert torch.allclose(seqs.last_logits[0], out2, atol=1e-4)
-    u = engine.usage(seqs)[0]
-    assert u.forward_tokens == ids.shape[1] + 2 and u.generated_tokens == 0
-
-
 def test_bad_sampling_settings_are_errors():
-    for bad in ({"max_new_tokens": 0}, {"temperature": -1}, {"top_p": 0}, {"top_k": -2}):
+    for bad in ({"max_new_tokens": 0}, {"temperature": -1}, {"temperature": float("nan")}, {"temperature": float("inf")},
+                {"top_p": 0}, {"top_p": float("nan")}, {"top_k": -2}, {"min_new_tokens": 9, "max_new_tokens": 8},
+                {"stop": ("",)}, {"logprobs": 21}, {"max_new_tokens": 2.5}):
         with pytest.raises(LeanthinkError):
             SamplingParams(**bad)
 

@@ -135,14 +135,24 @@ def test_task_tokens_and_a_drill_mixture_from_the_command_line(tmp_path, capsys)
     assert code != 0 and "no generated split 'nope'" in err
 
 
-@pytest.mark.parametrize("size, message", [("4x256", "LAYERSxWIDTHxHEADS"), ("2x30x4", "heads of an even size"),
-                                           ("0x64x2", "LAYERSxWIDTHxHEADS"), ("huge", "unknown model size")])
-def test_model_shapes_are_checked(size, message):
-    from leanthink.models.tiny import parse_size
+def test_train_command_defaults_are_the_sft_config_defaults(monkeypatch, capsys):
+    """Every `leanthink train` flag is an SFTConfig field and defaults to that field's default."""
+    import dataclasses
 
-    assert parse_size("3x192x6").layers == 3 and parse_size("3x192x6").intermediate == 512
-    with pytest.raises(LeanthinkError, match=message):
-        parse_size(size)
+    from cli_helpers import run_cli
+    from typer.main import get_command
+
+    import leanthink.train.sft as sft
+    from leanthink.cli import app
+
+    flags = {p.name for p in get_command(app).commands["train"].params} - {"progress"}
+    fields = {f.name for f in dataclasses.fields(SFTConfig)}
+    assert {"task_options" if f == "task_option" else f for f in flags} <= fields
+    built = []
+    monkeypatch.setattr(sft, "train", lambda config, progress: built.append(config) or config.out)
+    code, _, err = run_cli(["train"], capsys)
+    assert code == 0, err
+    assert built == [SFTConfig()]
 
 
 def test_a_continued_run_records_the_recipes_it_continues(tmp_path):

@@ -1,4 +1,4 @@
-"""Helpers of the SFT recipe shared with the lookup probes in benchmarks/."""
+"""Helpers of the SFT recipe shared with the lookup probes in experiments/."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ METHODS = ("direct", "cot")
 
 
 def run_demo(out: Path, limit: int = 100, progress: bool = True, seed: int = 0) -> list[dict]:
-    from ..engine.hf import load_engine
+    from ..engine import load_engine
     from ..methods import get_method
     from ..models.registry import builtin_names
     from ..tasks import get_task
@@ -43,9 +43,7 @@ def run_demo(out: Path, limit: int = 100, progress: bool = True, seed: int = 0) 
         problems = task.load(split=split, limit=limit, seed=seed)
         for method_name in METHODS:
             method = get_method(method_name, batch_size=32)
-            info = RunInfo(task=task_name, split=split, data=None, method=method_name, settings=method.settings(),
-                           model=model, model_hash=engine.model_hash, seed=seed,
-                           prompt_style=engine.prompt_style.name)
+            info = RunInfo.create(task_name, split, None, seed, method, method_name, model, engine)
             rows += run(method, engine, task, problems, info, out, chunk_size=32, progress=progress)
     summaries = summarise(rows)
     png = plot_accuracy_vs_tokens(summaries, out.with_suffix(".png"))

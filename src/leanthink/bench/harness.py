@@ -14,6 +14,7 @@ run, so an interrupted run (even by SIGKILL) continues where it stopped:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,7 +29,10 @@ from ..tasks.base import Problem, Task
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What identifies a run; written into every line."""
+    """What identifies a run; written into every line. `run_id` hashes everything that can change an
+    output: task, split and data-generation seed or the data file's content, the method's identifying
+    settings (not its batch size: outputs do not depend on it), the model's content hash, the sampling
+    seed, the prompt style with its instructions, dtype, device type and context limit."""
 
     task: str
     split: str | None
@@ -39,14 +43,51 @@ class RunInfo:
     model_hash: str
     seed: int
     prompt_style: str
+    data_seed: int | None = None
+    data_hash: str | None = None
+    prompt: dict = field(default_factory=dict)
+    device: str = "cpu"
+    dtype: str = "float32"
+    max_context: int | None = None
+    identity: dict | None = None
     extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, task: str, split: str | None, data, data_seed: int | None, method, method_name: str,
+               model: str, engine, extra: dict | None = None) -> "RunInfo":
+        style = engine.prompt_style
+        return cls(task=task, split=split, data=str(data) if data else None, method=method_name,
+                   settings=method.settings(), identity=method.identity(), model=model,
+                   model_hash=engine.model_hash, seed=method.settings().get("seed", 0),
+                   prompt_style=style.name, prompt=dataclasses.asdict(style),
+                   data_seed=None if data else data_seed, data_hash=file_hash(data) if data else None,
+                   device=getattr(engine, "device_type", "none"), dtype=getattr(engine, "dtype_name", "none"),
+                   max_context=getattr(engine, "max_context", None), extra=extra or {})
 
     @property
     def run_id(self) -> str:
-        key = json.dumps([self.task, self.split, self.data and os.path.abspath(self.data), self.method,
-                          self.settings, self.model_hash or self.model, self.seed, self.prompt_style],
-                         sort_keys=True, default=str)
+        key = json.dumps([self.task, self.split, self.data_hash or (self.data and os.path.abspath(self.data)),
+                          self.data_seed, self.method, self.identity if self.identity is not None else self.settings,
+                          self.model_hash or self.model, self.seed, self.prompt or self.prompt_style, self.device,
+                          self.dtype, self.max_context], sort_keys=True, default=str)
         return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+    def record(self) -> dict:
+        """The run's fields as every results line carries them."""
+        return {"run_id": self.run_id, "task": self.task, "split": self.split, "data": self.data,
+                "data_seed": self.data_seed, "data_hash": self.data_hash, "method": self.method,
+                "settings": self.settings, "model": self.model, "model_hash": self.model_hash, "seed": self.seed,
+                "prompt_style": self.prompt_style, "prompt": self.prompt, "device": self.device, "dtype": self.dtype,
+                "max_context": self.max_context, **self.extra}
+
+
+def file_hash(path) -> str:
+    """SHA-256 (16 hex digits) of a data file's bytes: editing a file at the same path is a new run."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
 
 
 def read_results(path: Path, repair: bool = False) -> list[dict]:
@@ -101,6 +142,7 @@ def run(method: Method, engine, task: Task, problems: list[Problem], info: RunIn
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     run_id = info.run_id
+    record = info.record()
     done = {r["problem_id"] for r in read_results(out, repair=True) if r.get("run_id") == run_id}
     todo = [p for p in problems if p.id not in done]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -119,10 +161,7 @@ def run(method: Method, engine, task: Task, problems: list[Problem], info: RunIn
                 answer, ok = grade(task, p, res)
                 correct += ok
                 _append_line(out, {
-                    "run_id": run_id, "task": info.task, "split": info.split, "data": info.data,
-                    "method": info.method, "settings": info.settings, "model": info.model,
-                    "model_hash": info.model_hash, "seed": info.seed, "prompt_style": info.prompt_style,
-                    **info.extra, "problem_id": p.id, "gold": p.answer, "output": res.output,
+                    **record, "problem_id": p.id, "gold": p.answer, "output": res.output,
                     "answer": answer, "correct": ok, "usage": res.usage.to_dict(), "trace": res.trace,
                     "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 })

@@ -1,6 +1,35 @@
-"""Engines own the model, the tokenizer and the KV cache; methods only hold opaque handles."""
+"""Engines own the model, the tokenizer and the KV cache; methods only hold opaque handles.
 
-from .base import Completion, Engine, SamplingParams
-from .usage import Usage
+`load_engine(spec)` is where every model spec turns into an engine: `builtin:NAME`, a Hugging Face
+directory or a GGUF file load in process (`HFEngine`); remote engines plug in here by prefix.
+`engine_class(spec)` names the class without loading anything, so a method's needs can be checked
+against its `capabilities` first.
+"""
 
-__all__ = ["Completion", "Engine", "SamplingParams", "Usage"]
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import BASIC, VERBS, Engine, check_capabilities
+from .params import Completion, SamplingParams
+from .sampling import stream_seed
+from .usage import Request, Usage
+
+
+def engine_class(spec: str) -> type[Engine]:
+    """The engine class that `load_engine(spec)` would build (nothing is loaded)."""
+    from .hf import HFEngine
+
+    return HFEngine
+
+
+def load_engine(spec: str | Path, requires: frozenset[str] = BASIC, method: str = "", **options) -> Engine:
+    """An engine for a model spec; with `requires`, first check that it offers those verbs."""
+    spec = str(spec)
+    cls = engine_class(spec)
+    check_capabilities(method or "this method", frozenset(requires), cls, spec)
+    return cls.load(spec, **options)
+
+
+__all__ = ["BASIC", "VERBS", "Completion", "Engine", "Request", "SamplingParams", "Usage", "check_capabilities",
+           "engine_class", "load_engine", "stream_seed"]

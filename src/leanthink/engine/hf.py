@@ -12,360 +12,379 @@ every forward token must be counted per request. So the engine drives the decode
     the forward pass of its last token.
   * The decoder is called without the LM head; logits are computed for the last position only, and
     the final-norm hidden state is kept for latent steps (Coconut feeds it back as an embedding).
+The row operations that need no model live in `handle.py`, the forward pass in `forward.py`,
+sampling in `sampling.py`.
 """
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
+from collections.abc import Sequence
 
 import torch
 
 from ..errors import LeanthinkError
 from ..prompting import PromptStyle
 from . import kv
-from .base import Completion, Engine, SamplingParams
-from .sampling import find_stop, sample
-from .usage import Usage
+from .base import VERBS, Engine
+from .detok import CONTEXT, Detokenizer
+from .forward import ForwardMixin, eos_ids
+from .handle import Row, Sequences
+from .params import Completion, SamplingParams
+from .sampling import Chooser, Stream, find_stop, stream_seed
+from .usage import Request, Usage
 
 
-class Sequences:
-    """Opaque handle to a batch of rows on one KV cache. Methods only pass it back to the engine."""
+class HFEngine(ForwardMixin, Engine):
+    capabilities = VERBS
+    kind = "in-process Hugging Face"
 
-    def __init__(self, cache, device, requests: list[int], generator: torch.Generator):
-        self.cache = cache
-        self.mask = torch.zeros((len(requests), 0), dtype=torch.long, device=device)
-        self.request = list(requests)
-        self.tokens: list[list[int]] = [[] for _ in requests]   # live tokens per row (-1 = embedding)
-        self.slots: list[list[int]] = [[] for _ in requests]    # cache slot of each live token
-        self.next_pos = [0] * len(requests)
-        self.pending: list[int | None] = [None] * len(requests)
-        self.finished = [False] * len(requests)
-        self.last_logits: torch.Tensor | None = None            # (rows, vocab)
-        self.last_hidden: torch.Tensor | None = None            # (rows, hidden), after the final norm
-        self.usage: dict[int, Usage] = {}
-        self.t0: dict[int, float] = {}   # per request: first and last engine call
-        self.t1: dict[int, float] = {}
-        self.generator = generator
-
-    def __len__(self) -> int:
-        return len(self.request)
-
-    def live_tokens(self, row: int) -> int:
-        return len(self.slots[row])
-
-    def token_ids(self, row: int) -> list[int]:
-        """Tokens of a row in order (prompt included; -1 where an embedding was fed)."""
-        return self.tokens[row] + ([self.pending[row]] if self.pending[row] is not None else [])
-
-
-class HFEngine(Engine):
     def __init__(self, model, tokenizer, prompt_style: PromptStyle, name: str = "model", model_hash: str = "",
-                 autocast: bool = False):
+                 autocast: bool = False, max_context: int | None = None, scorer: bool = False):
         self.model = model.eval()
+        self.config = model.config
         self.tokenizer = tokenizer
         self.prompt_style = prompt_style
         self.name = name
         self.model_hash = model_hash
         self.device = next(model.parameters()).device
+        self.dtype = next(model.parameters()).dtype
+        self.device_type = self.device.type                       # what a run id records
+        self.dtype_name = str(self.dtype).removeprefix("torch.")
         self.autocast = autocast
         self.decoder = model.get_decoder()
         self.lm_head = model.get_output_embeddings()
-        self.softcap = getattr(model.config, "final_logit_softcapping", None)
-        self.eos_ids = _eos_ids(model, tokenizer)
+        self.embed = model.get_input_embeddings()
+        self.softcap = getattr(self.config, "final_logit_softcapping", None)
+        self.eos_ids = eos_ids(model, tokenizer)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids)
         self.add_special_tokens = prompt_style.name == "completion"
+        self.scorer = scorer   # a scorer's forward passes count as the request's scorer_tokens
+        model_limit = getattr(self.config, "max_position_embeddings", None) or 1 << 30
+        if max_context is not None and not 1 <= max_context:
+            raise LeanthinkError(f"--max-context must be a positive integer, got {max_context}")
+        self.max_context = min(model_limit, max_context or model_limit)
+        self.context_source = ("--max-context" if max_context and max_context < model_limit
+                               else "max_position_embeddings in the model's config.json")
 
     # ---------------------------------------------------------------- construction
     @classmethod
     def load(cls, spec: str, device: str = "auto", dtype: str = "auto", prompt_style: str | None = None,
-             **style_options) -> "HFEngine":
-        """Load `builtin:NAME` or a Hugging Face model directory (safetensors only)."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+             max_context: int | None = None, **style_options) -> "HFEngine":
+        """Load `builtin:NAME`, a Hugging Face model directory (safetensors only) or a GGUF file."""
+        from .loading import load_checkpoint
 
-        from ..models.registry import model_hash, read_meta, resolve_model
-
-        directory = resolve_model(spec)
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        torch_dtype = {"auto": torch.bfloat16 if device.startswith("cuda") else torch.float32,
-                       "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(dtype)
-        if torch_dtype is None:
-            raise LeanthinkError(f"--dtype must be auto, float32, bfloat16 or float16, got {dtype!r}")
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(directory)
-            model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch_dtype).to(device)
-        except (OSError, ValueError, KeyError) as e:
-            raise LeanthinkError(f"cannot load model from {directory}: {str(e).splitlines()[0]}") from e
-        meta = read_meta(directory)
-        style = prompt_style or meta.get("prompt_style") or ("chat" if getattr(tokenizer, "chat_template", None)
-                                                             else "completion")
-        return cls(model, tokenizer, PromptStyle(style, **style_options), name=spec, model_hash=model_hash(directory))
+        loaded = load_checkpoint(spec, device=device, dtype=dtype)
+        tokenizer = loaded.tokenizer
+        style = prompt_style or loaded.meta.get("prompt_style") or (
+            "chat" if getattr(tokenizer, "chat_template", None) else "completion")
+        engine = cls(loaded.model, tokenizer, PromptStyle(style, **style_options), name=spec,
+                     model_hash=loaded.model_hash, max_context=max_context)
+        return engine
 
     @classmethod
-    def from_model(cls, model, tokenizer, prompt_style: PromptStyle, name: str = "model") -> "HFEngine":
-        """Wrap an in-memory model (training-time evaluation)."""
-        return cls(model, tokenizer, prompt_style, name=name)
+    def from_model(cls, model, tokenizer, prompt_style: PromptStyle, name: str = "model", **options) -> "HFEngine":
+        """Wrap an in-memory model (training-time evaluation, tests)."""
+        return cls(model, tokenizer, prompt_style, name=name, **options)
 
-    # ---------------------------------------------------------------- verbs
-    def prefill(self, prompts: list[str], request_ids: list[int] | None = None, seed: int = 0) -> Sequences:
-        if not prompts:
-            raise LeanthinkError("prefill needs at least one prompt")
-        requests = list(range(len(prompts))) if request_ids is None else list(request_ids)
-        gen = torch.Generator().manual_seed(seed)
-        seqs = Sequences(self._new_cache(), self.device, requests, gen)
-        now = time.perf_counter()
-        for r in requests:
-            seqs.usage.setdefault(r, Usage())
-            seqs.t0.setdefault(r, now)
-        ids = [self.tokenizer(p, add_special_tokens=self.add_special_tokens)["input_ids"] for p in prompts]
-        for row, x in enumerate(ids):
-            if not x:
-                raise LeanthinkError(f"prompt {row} is empty after tokenisation")
-            seqs.usage[requests[row]].prompt_tokens += len(x)
-        self._feed(seqs, ids)
-        self._touch(seqs)
-        return seqs
-
-    def extend(self, seqs: Sequences, params: SamplingParams) -> list[Completion]:
-        if params.seed is not None:
-            seqs.generator.manual_seed(params.seed)
-        n = len(seqs)
-        active = [not f for f in seqs.finished]
-        out = [Completion(text="", finish_reason="done") if f else Completion(text="") for f in seqs.finished]
-        searched = [0] * n
-        stops = tuple(params.stop)
-        stop_ids = set(params.stop_token_ids)
-        for _ in range(params.max_new_tokens):
-            rows = [r for r in range(n) if active[r]]
-            if not rows:
-                break
-            self._feed(seqs, [[seqs.pending[r]] if (active[r] and seqs.pending[r] is not None) else []
-                              for r in range(n)])
-            for r in rows:
-                seqs.pending[r] = None
-            idx = torch.tensor(rows, device=self.device)
-            tokens = sample(seqs.last_logits.index_select(0, idx), params, seqs.generator).tolist()
-            for r, tok in zip(rows, tokens):
-                u = seqs.usage[seqs.request[r]]
-                u.generated_tokens += 1
-                u.dep += seqs.live_tokens(r)  # positions the forward that made these logits attended to
-                c = out[r]
-                if tok in self.eos_ids:
-                    c.finish_reason, active[r], seqs.finished[r] = "eos", False, True
-                    continue
-                seqs.pending[r] = tok
-                c.token_ids.append(tok)
-                if tok in stop_ids:
-                    c.finish_reason, active[r] = "stop", False
-                    c.text = self._decode(c.token_ids)
-                    continue
-                if stops:
-                    text = self._decode(c.token_ids)
-                    hit = find_stop(text, searched[r], stops)
-                    searched[r] = len(text)
-                    if hit:
-                        c.text, c.stop, c.finish_reason, active[r] = text[: hit[0]], hit[1], "stop", False
-        for r in range(n):
-            c = out[r]
-            if c.finish_reason in ("length", "eos") or (c.finish_reason == "stop" and not c.text):
-                c.text = self._decode(c.token_ids)
-        self._touch(seqs)
-        self._maybe_compact(seqs)
-        return out
-
-    def append(self, seqs: Sequences, texts: list[str | None]) -> None:
-        """Force `texts[r]` into row r (None or "" leaves it); finished rows cannot take text."""
-        if len(texts) != len(seqs):
-            raise LeanthinkError(f"append got {len(texts)} texts for {len(seqs)} rows")
-        feeds = []
-        for r, t in enumerate(texts):
-            if t and seqs.finished[r]:
-                raise LeanthinkError(f"row {r} has finished (EOS); it cannot take more text")
-            x = self.tokenizer(t, add_special_tokens=False)["input_ids"] if t else []
-            feeds.append(([seqs.pending[r]] if seqs.pending[r] is not None and x else []) + x)
-            if x:
-                seqs.pending[r] = None
-        self._feed(seqs, feeds)
-        self._touch(seqs)
-
-    def fork(self, seqs: Sequences, n: int) -> Sequences:
-        """Each row becomes n consecutive rows that share its prefix (copied, never recomputed)."""
-        if n < 1:
-            raise LeanthinkError(f"fork needs n >= 1, got {n}")
-        return self.select(seqs, [r for r in range(len(seqs)) for _ in range(n)])
-
-    def select(self, seqs: Sequences, rows: list[int]) -> Sequences:
-        """Rows become `rows` of the old batch, in that order (duplicates allowed). In place."""
-        if not rows or any(not 0 <= r < len(seqs) for r in rows):
-            raise LeanthinkError(f"select: rows must be a non-empty list of indices in [0, {len(seqs)})")
-        index = torch.tensor(rows, device=self.device)
-        kv.select_rows(seqs.cache, index)
-        seqs.mask = seqs.mask.index_select(0, index)
-        for name in ("request", "next_pos", "pending", "finished"):
-            old = getattr(seqs, name)
-            setattr(seqs, name, [old[r] for r in rows])
-        seqs.tokens = [list(seqs.tokens[r]) for r in rows]
-        seqs.slots = [list(seqs.slots[r]) for r in rows]
-        for name in ("last_logits", "last_hidden"):
-            t = getattr(seqs, name)
-            if t is not None:
-                setattr(seqs, name, t.index_select(0, index))
-        self._update_peak(seqs)
-        return seqs
-
-    def evict(self, seqs: Sequences, row: int, start: int, end: int) -> None:
-        """Delete tokens [start, end) of `row` (indices into its live tokens, prompt included) from the
-        KV cache. Later tokens keep their positions; the slots are freed at the next compaction."""
-        if not 0 <= start < end <= seqs.live_tokens(row):
-            raise LeanthinkError(f"evict: need 0 <= start < end <= {seqs.live_tokens(row)}, got [{start}, {end})")
-        dead = seqs.slots[row][start:end]
-        seqs.mask[row, dead] = 0
-        del seqs.slots[row][start:end]
-        del seqs.tokens[row][start:end]
-        self._maybe_compact(seqs)
-
-    def append_embeddings(self, seqs: Sequences, embeddings: list[torch.Tensor | None]) -> None:
-        """Feed input embeddings (n_r, hidden) to row r instead of tokens (latent reasoning)."""
-        self._feed(seqs, [e if e is not None else [] for e in embeddings])
-        self._touch(seqs)
-
-    def latent_steps(self, seqs: Sequences, steps: list[int], projector=None) -> None:
-        """Coconut's continuous thought: row r runs steps[r] passes, each feeding the previous final
-        hidden state (through `projector`, LiteReason's reasoning projector, if given) as the next input
-        embedding. Pending tokens are fed first so the hidden state is the latest one."""
-        self._feed(seqs, [[p] if p is not None else [] for p in seqs.pending])
-        seqs.pending = [None] * len(seqs)
-        for k in range(max(steps, default=0)):
-            h = seqs.last_hidden if projector is None else projector(seqs.last_hidden)
-            self._feed(seqs, [h[r:r + 1] if steps[r] > k else [] for r in range(len(seqs))])
-        self._touch(seqs)
-
-    def usage(self, seqs: Sequences) -> list[Usage]:
-        """Usage per request, in order of first appearance at prefill."""
-        for r, u in seqs.usage.items():
-            u.wall_time_s = round(seqs.t1.get(r, seqs.t0[r]) - seqs.t0[r], 6)
-        return list(seqs.usage.values())
+    # ---------------------------------------------------------------- text helpers
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def decode(self, token_ids: list[int]) -> str:
         return self._decode([t for t in token_ids if t >= 0])
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self.encode(text))
 
-    # ---------------------------------------------------------------- internals
-    def _new_cache(self):
-        from transformers import DynamicCache
+    def token_id(self, text: str) -> int:
+        """The id of a string that is one token (a special marker such as `<w>`), else an error."""
+        ids = self.encode(text)
+        if len(ids) != 1:
+            raise LeanthinkError(f"{text!r} is {len(ids)} tokens for model {self.name!r}, not one")
+        return ids[0]
 
-        return DynamicCache(config=self.model.config)
+    # ---------------------------------------------------------------- verbs
+    def prefill(self, prompts: list[str], seeds: list[int] | None = None, keys: list | None = None,
+                requests: list[Request] | None = None) -> Sequences:
+        """One row per prompt. `seeds[i]` seeds row i's random stream (give each row a seed from what
+        identifies it, e.g. `stream_seed(run_seed, problem_id)`, so sampling does not depend on the
+        batch); `keys[i]` names its request (rows with equal keys share one Usage). Defaults: seed
+        `stream_seed(i)` and key i. A scorer passes the policy rows' `requests` instead of keys, so both
+        models count into one Usage per problem."""
+        n = len(prompts)
+        if not n:
+            raise LeanthinkError("prefill needs at least one prompt")
+        seeds = [stream_seed(i) for i in range(n)] if seeds is None else list(seeds)
+        keys = list(range(n)) if keys is None else list(keys)
+        if len(seeds) != n or len(keys) != n or (requests is not None and len(requests) != n):
+            raise LeanthinkError(f"prefill got {n} prompts, {len(seeds)} seeds and {len(keys)} keys")
+        ids = self.tokenizer(list(prompts), add_special_tokens=self.add_special_tokens)["input_ids"]
+        shared: dict = {}
+        rows = []
+        for i, x in enumerate(ids):
+            if not x:
+                raise LeanthinkError(f"prompt {i} is empty after tokenisation")
+            if len(x) >= self.max_context:
+                raise LeanthinkError(f"prompt {i} is {len(x)} tokens; the model's context is {self.max_context} "
+                                     f"({self.context_source}), with room needed for the answer")
+            req = requests[i] if requests is not None else shared.setdefault(keys[i], Request(keys[i]))
+            if not self.scorer:
+                req.usage.prompt_tokens += len(x)
+            rows.append(Row(req, Stream(seeds[i]), Detokenizer(x[-CONTEXT:])))
+        seqs = Sequences(self, kv.new_cache(self.config), rows,
+                         torch.zeros((n, 0), dtype=torch.long, device=self.device))
+        self._touch(rows)
+        self._feed(seqs, dict(enumerate(ids)))
+        self._touch(rows)
+        return seqs
 
-    def _decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-
-    @torch.no_grad()
-    def _feed(self, seqs: Sequences, feeds: list) -> None:
-        """Run one forward pass that appends feeds[r] to row r: a list of token ids, or a (n, hidden)
-        embedding tensor. Rows with nothing to feed get masked padding. Real inputs are right-aligned,
-        so the last column is every fed row's newest position."""
-        lengths = [len(f) for f in feeds]
-        width = max(lengths)
-        if width == 0:
-            return
-        n = len(seqs)
-        is_embed = any(isinstance(f, torch.Tensor) and len(f) for f in feeds)
-        feed_mask = torch.zeros((n, width), dtype=torch.long, device=self.device)
-        pos = torch.zeros((n, width), dtype=torch.long, device=self.device)
-        embed_layer = self.model.get_input_embeddings()
-        if is_embed:
-            x = torch.zeros((n, width, embed_layer.embedding_dim), dtype=embed_layer.weight.dtype, device=self.device)
-        else:
-            x = torch.full((n, width), self.pad_id, dtype=torch.long, device=self.device)
-        base = seqs.mask.shape[1]
-        for r, f in enumerate(feeds):
-            L = lengths[r]
-            if not L:
+    def extend(self, seqs: Sequences, params: SamplingParams | Sequence[SamplingParams],
+               rows: list[int] | None = None) -> list[Completion]:
+        """Decode rows (all, or `rows`) until EOS, a stop, or their token cap; one Completion per row
+        asked (in that order). `params` is one SamplingParams for all, or one per row asked. Rows not
+        asked are untouched (their pending tokens kept)."""
+        if self.lm_head is None:
+            self._unsupported("decode (the model has no language-model head)")
+        asked = seqs.check_rows(rows, "extend")
+        plist = [params] * len(asked) if isinstance(params, SamplingParams) else list(params)
+        if len(plist) != len(asked) or not all(isinstance(p, SamplingParams) for p in plist):
+            raise LeanthinkError(f"extend: give one SamplingParams, or one per row asked ({len(asked)})")
+        vocab = self.lm_head.weight.shape[0]
+        choosers: dict[int, Chooser] = {}
+        out, run = {}, {}
+        for r, p in zip(asked, plist):
+            row = seqs.rows[r]
+            if row.finished:
+                out[r] = Completion(text="", finish_reason="done")
                 continue
-            if is_embed and not isinstance(f, torch.Tensor):
-                f = embed_layer(torch.tensor(f, device=self.device))
-            if isinstance(f, torch.Tensor):
-                x[r, width - L:] = f.to(x.dtype)
+            if row.next_pos + len(row.pending) + p.max_new_tokens > self.max_context:
+                raise LeanthinkError(
+                    f"row {r}: {row.next_pos + len(row.pending)} tokens in context + max_new_tokens "
+                    f"{p.max_new_tokens} exceeds the model's context of {self.max_context} ({self.context_source})")
+            row.detok.advance(self._decode)
+            out[r] = Completion(text="")
+            run[r] = (p, choosers.setdefault(id(p), Chooser(p, vocab, self.device, self.eos_ids)),
+                      len(row.detok.text))
+        self._touch([seqs.rows[r] for r in asked])
+        sampled = dict.fromkeys(run, 0)
+        active = list(run)
+        while active:
+            self._feed(seqs, {r: seqs.rows[r].pending for r in active})
+            for r in active:
+                seqs.rows[r].pending = []
+            for chooser in {id(run[r][1]): run[r][1] for r in active}.values():
+                group = [r for r in active if run[r][1] is chooser]
+                idx = torch.tensor(group, device=self.device)
+                choice = chooser.choose(seqs.last_logits.index_select(0, idx), [seqs.rows[r].stream for r in group],
+                                        [sampled[r] for r in group])
+                for k, r in enumerate(group):
+                    sampled[r] += 1
+                    if self._take(seqs, r, choice, k, out[r], run[r][0], sampled[r]):
+                        active.remove(r)
+        for r, (p, _, start) in run.items():
+            row, c = seqs.rows[r], out[r]
+            row.detok.advance(self._decode, final=row.finished)
+            c.text = row.detok.text[start:]
+        self._touch([seqs.rows[r] for r in asked])
+        self._maybe_compact(seqs)
+        return [out[r] for r in asked]
+
+    def _take(self, seqs: Sequences, r: int, choice, k: int, c: Completion, p: SamplingParams, n: int) -> bool:
+        """Record row r's sampled token; True when the row stops decoding in this call."""
+        row = seqs.rows[r]
+        tok = choice.tokens[k]
+        u = row.request.usage
+        u.generated_tokens += 1
+        u.dep += len(row.slots)   # positions the pass that made these logits attended to
+        c.logprobs.append(choice.logprobs[k])
+        if choice.top is not None:
+            c.top_logprobs = (c.top_logprobs or []) + [choice.top[k]]
+        if choice.entropies is not None:
+            c.entropies = (c.entropies or []) + [choice.entropies[k]]
+        if tok in self.eos_ids:
+            c.finish_reason, row.finished = "eos", True
+            return True
+        row.pending = [tok]
+        row.detok.add([tok])
+        c.token_ids.append(tok)
+        if tok in p.stop_token_ids:
+            c.finish_reason, c.stop = "stop", self._decode([tok])
+            return True
+        if p.stop:
+            new = row.detok.advance(self._decode)
+            if new and n >= p.min_new_tokens:
+                hit = find_stop(row.detok.text, len(row.detok.text) - len(new), p.stop)
+                if hit:
+                    if hit[0] < len(row.detok.text):
+                        self._cut(seqs, r, hit[0], c)
+                    c.finish_reason, c.stop = "stop", hit[1]
+                    return True
+        if n >= p.max_new_tokens:
+            c.finish_reason = "length"
+            return True
+        return False
+
+    def _cut(self, seqs: Sequences, r: int, keep_chars: int, c: Completion) -> None:
+        """The stop ends inside the latest token(s): re-spell the row so that its tokens are exactly its
+        text up to the stop (what a server re-reading the text as a new prompt would hold)."""
+        row = seqs.rows[r]
+        removed, tokens = row.detok.cut(keep_chars, self.encode)
+        fed = removed - len(row.pending)          # tokens of the chunk already in the cache (rare)
+        if fed > 0:
+            self._evict_tail(seqs, r, fed)
+        del c.token_ids[max(0, len(c.token_ids) - removed):]
+        c.token_ids.extend(tokens)
+        row.pending = list(tokens)
+
+    def append(self, seqs: Sequences, texts: list[str | None]) -> None:
+        """Force `texts[r]` into row r (None or "" leaves it); finished rows cannot take text."""
+        if len(texts) != len(seqs):
+            raise LeanthinkError(f"append got {len(texts)} texts for {len(seqs)} rows")
+        feeds = {}
+        for r, t in enumerate(texts):
+            if not t:
+                continue
+            row = seqs.rows[r]
+            if row.finished:
+                raise LeanthinkError(f"row {r} has finished (EOS); it cannot take more text")
+            x = self.encode(t)
+            row.detok.advance(self._decode)
+            row.detok.add(x)
+            row.detok.advance(self._decode)
+            feeds[r] = row.pending + x
+            row.pending = []
+        self._touch([seqs.rows[r] for r in feeds])
+        self._feed(seqs, feeds)
+        self._touch([seqs.rows[r] for r in feeds])
+
+    def score(self, seqs: Sequences, texts: list[str | None]) -> list[list[float] | None]:
+        """Log-probability of each token of `texts[r]` as the continuation of row r, in one batched
+        pass; the rows are left as they were (the continuation is taken back out of the cache). The
+        pass's positions count as forward tokens."""
+        if len(texts) != len(seqs):
+            raise LeanthinkError(f"score got {len(texts)} texts for {len(seqs)} rows")
+        conts = {r: self.encode(t) for r, t in enumerate(texts) if t}
+        result: list[list[float] | None] = [None] * len(seqs)
+        if not conts:
+            return result
+        before = seqs.last_logits.clone()
+        for r, (states, p) in self._probe(seqs, conts).items():
+            x = conts[r]
+            logits = self._logits(states[max(0, p - 1):-1])          # positions that predict x[1:] (and x[0])
+            if p == 0:
+                logits = torch.cat([before[r:r + 1], logits])
+            lp = torch.log_softmax(logits.float(), -1)[torch.arange(len(x)), torch.tensor(x, device=logits.device)]
+            result[r] = lp.tolist()
+        return result
+
+    def _probe(self, seqs: Sequences, conts: dict[int, list[int]], keep: dict[int, list[int]] | None = None
+               ) -> dict[int, tuple[torch.Tensor, int]]:
+        """Feed pending + keep[r] + conts[r] to row r in one pass, then take conts[r] back out (cache,
+        positions, last logits and hidden state). Pending and kept tokens stay fed. Returns, per row,
+        the final hidden states of every fed position and how many of them stay."""
+        keep = keep or {}
+        for r in keep:
+            seqs.rows[r].pending = seqs.rows[r].pending + list(keep[r])
+        conts = {r: conts.get(r, []) for r in set(conts) | set(keep)}
+        for r in conts:
+            if seqs.rows[r].finished:
+                raise LeanthinkError(f"row {r} has finished (EOS); there is nothing to continue")
+        before_logits = None if seqs.last_logits is None else seqs.last_logits.clone()
+        before_hidden = seqs.last_hidden.clone()
+        pend = {r: len(seqs.rows[r].pending) for r in conts}
+        feeds = {r: seqs.rows[r].pending + x for r, x in conts.items()}
+        for r in conts:
+            seqs.rows[r].pending = []
+        self._touch([seqs.rows[r] for r in conts])
+        hidden = self._feed(seqs, feeds, all_positions=True)
+        if hidden is None:
+            return {}
+        width = hidden.shape[1]
+        out = {}
+        for r, x in conts.items():
+            L, p = len(feeds[r]), pend[r]
+            out[r] = (hidden[r, width - L:], p)
+            self._evict_tail(seqs, r, len(x))
+            seqs.rows[r].next_pos -= len(x)
+            if p:
+                seqs.last_hidden[r] = hidden[r, width - L + p - 1].float()
+                if self.lm_head is not None:
+                    seqs.last_logits[r] = self._logits(hidden[r, width - L + p - 1][None])[0]
             else:
-                x[r, width - L:] = torch.tensor(f, device=self.device)
-            feed_mask[r, width - L:] = 1
-            pos[r, width - L:] = torch.arange(seqs.next_pos[r], seqs.next_pos[r] + L, device=self.device)
-            seqs.next_pos[r] += L
-            seqs.slots[r].extend(range(base + width - L, base + width))
-            seqs.tokens[r].extend(f if isinstance(f, list) else [-1] * L)
-        seqs.mask = torch.cat([seqs.mask, feed_mask], dim=1)
-        kwargs = {"inputs_embeds": x} if is_embed else {"input_ids": x}
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            out = self.decoder(**kwargs, attention_mask=seqs.mask, position_ids=pos,
-                               past_key_values=seqs.cache, use_cache=True)
-            hidden = out.last_hidden_state[:, -1]
-            logits = self.lm_head(hidden).float()
-        if self.softcap:
-            logits = torch.tanh(logits / self.softcap) * self.softcap
-        fed = torch.tensor([L > 0 for L in lengths], device=self.device)
-        if seqs.last_logits is None:
-            seqs.last_logits, seqs.last_hidden = logits, hidden.float()
-        else:
-            seqs.last_logits = torch.where(fed[:, None], logits, seqs.last_logits)
-            seqs.last_hidden = torch.where(fed[:, None], hidden.float(), seqs.last_hidden)
-        counted = set()
-        for r, L in enumerate(lengths):
-            if L:
-                u = seqs.usage[seqs.request[r]]
-                u.forward_tokens += L
-                if seqs.request[r] not in counted:
-                    u.model_calls += 1
-                    counted.add(seqs.request[r])
-        self._update_peak(seqs)
+                seqs.last_hidden[r] = before_hidden[r]
+                if before_logits is not None:
+                    seqs.last_logits[r] = before_logits[r]
+        self._touch([seqs.rows[r] for r in conts])
+        self._maybe_compact(seqs)
+        return out
 
-    def _update_peak(self, seqs: Sequences) -> None:
-        held: dict[int, int] = {}
-        for r in range(len(seqs)):
-            held[seqs.request[r]] = held.get(seqs.request[r], 0) + seqs.live_tokens(r)
-        for req, h in held.items():
-            u = seqs.usage[req]
-            u.peak_tokens = max(u.peak_tokens, h)
+    def latent_steps(self, seqs: Sequences, steps: list[int], projector=None) -> None:
+        """Coconut's continuous thought: row r runs steps[r] passes, each feeding the previous final
+        hidden state (through `projector`, LiteReason's reasoning projector, if given) as the next input
+        embedding. Pending tokens are fed first so the hidden state is the latest one. Each step counts
+        a forward token and, like a sampled token, the positions it was computed from as Dep."""
+        if len(steps) != len(seqs) or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in steps):
+            raise LeanthinkError(f"latent_steps needs one integer >= 0 per row ({len(seqs)} rows), got {steps}")
+        live = [r for r, s in enumerate(steps) if s]
+        for r in live:
+            if seqs.rows[r].finished:
+                raise LeanthinkError(f"row {r} has finished (EOS); it cannot take latent steps")
+        self._touch([seqs.rows[r] for r in live])
+        self._feed(seqs, {r: seqs.rows[r].pending for r in live})
+        for r in live:
+            seqs.rows[r].pending = []
+        for k in range(max(steps, default=0)):
+            todo = [r for r in live if steps[r] > k]
+            h = seqs.last_hidden if projector is None else projector(seqs.last_hidden)
+            for r in todo:
+                seqs.rows[r].request.usage.dep += len(seqs.rows[r].slots)
+            self._feed(seqs, {r: h[r:r + 1] for r in todo})
+        self._touch([seqs.rows[r] for r in live])
 
-    def _touch(self, seqs: Sequences) -> None:
-        now = time.perf_counter()
-        for r in set(seqs.request):
-            seqs.t1[r] = now
+    def evict(self, seqs: Sequences, row: int, start: int, end: int) -> None:
+        """Delete tokens [start, end) of `row` (indices into its live tokens, prompt included) from the
+        KV cache. Later tokens keep their positions; the slots are freed at the next compaction."""
+        seqs.check_rows([row], "evict")
+        live = len(seqs.rows[row].slots)
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= live):
+            raise LeanthinkError(f"evict: need 0 <= start < end <= {live}, got [{start}, {end})")
+        self._evict(seqs, row, start, end)
+        self._maybe_compact(seqs)
 
-    def _maybe_compact(self, seqs: Sequences, dead_fraction: float = 0.25) -> None:
-        """Squeeze dead slots out of the cache when they are a quarter of it (amortised cost)."""
-        total = seqs.mask.numel()
-        if total == 0 or (total - int(seqs.mask.sum())) < dead_fraction * total:
-            return
-        width = max(1, max(len(s) for s in seqs.slots))
-        index = torch.zeros((len(seqs), width), dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for r, slots in enumerate(seqs.slots):
-            if slots:
-                index[r, width - len(slots):] = torch.tensor(slots)
-                mask[r, width - len(slots):] = 1
-            seqs.slots[r] = list(range(width - len(slots), width))
-        kv.gather_slots(seqs.cache, index.to(self.device))
-        seqs.mask = mask.to(self.device)
+    def fork(self, seqs: Sequences, n: int) -> Sequences:
+        """In place: each row becomes n consecutive rows sharing its prefix (copied, never recomputed);
+        the copies get fresh, deterministic random streams. Returns `seqs`."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise LeanthinkError(f"fork needs an integer n >= 1, got {n!r}")
+        seqs.reindex([r for r in range(len(seqs)) for _ in range(n)])
+        return seqs
 
+    def select(self, seqs: Sequences, rows: list[int]) -> Sequences:
+        """In place: the rows become `rows` of the old batch, in that order (repeats allowed:
+        resampling; rows left out are freed). Returns `seqs`."""
+        seqs.reindex(seqs.check_rows(rows, "select"))
+        return seqs
 
-def _eos_ids(model, tokenizer) -> set[int]:
-    ids = set()
-    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
-        eos = getattr(source, "eos_token_id", None)
-        if isinstance(eos, int):
-            ids.add(eos)
-        elif isinstance(eos, (list, tuple)):
-            ids.update(int(e) for e in eos)
-    if not ids:
-        raise LeanthinkError("the model and tokenizer define no EOS token; set eos_token_id in config.json")
-    return ids
+    def drop(self, seqs: Sequences, rows: list[int]) -> Sequences:
+        """In place: remove `rows` (their memory is freed). Returns `seqs`."""
+        gone = set(seqs.check_rows(rows, "drop"))
+        seqs.reindex([r for r in range(len(seqs)) if r not in gone])
+        return seqs
 
+    def split(self, seqs: Sequences, rows: list[int]) -> Sequences:
+        """Move `rows` out of `seqs` into a new handle (a request leaving a live batch)."""
+        return seqs.take(seqs.check_rows(rows, "split"), move=True)
 
-def load_engine(spec: str, **options) -> HFEngine:
-    """Engine for a model spec (built-in name or directory). Remote engines plug in here later."""
-    if isinstance(spec, Path):
-        spec = str(spec)
-    return HFEngine.load(spec, **options)
+    def copy(self, seqs: Sequences, rows: list[int] | None = None) -> Sequences:
+        """A new handle with copies of `rows` (default all); `seqs` is unchanged and stays usable
+        (a probe that must not disturb its parent). Copies get fresh random streams."""
+        return seqs.take(seqs.check_rows(rows, "copy"), move=False)
+
+    def merge(self, seqs: Sequences, other: Sequences) -> Sequences:
+        """Append `other`'s rows to `seqs` (a request joining a live batch); `other` is left empty."""
+        seqs.merge(other)
+        return seqs
+
+    def usage(self, seqs: Sequences) -> list[Usage]:
+        """Usage per request that ever had a row in `seqs`, in order of first appearance."""
+        return [req.usage for req in seqs.requests.values()]

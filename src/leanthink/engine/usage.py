@@ -12,15 +12,21 @@ values):
   back during decoding + anything recomputed or injected. Batch padding is excluded. A sampled token
   that ends a sequence (EOS, a stop string, the length cap) is never fed back, so a plain generation of
   L_O tokens after an L_P-token prompt costs L_P + L_O - 1 forward tokens.
-- `peak_tokens`: the largest number of tokens held in the KV cache for the request at any moment,
-  summed over its sequences (each forked copy holds its own copy of the prefix, as it does in memory).
-  For one sequence this is LightThinker's Peak.
+- `peak_tokens`: the largest number of tokens held in KV caches for the request at any moment, summed
+  over its sequences (each forked copy holds its own copy of the prefix, as it does in memory) and
+  over the models it uses at once (policy and scorer). For one sequence of one model this is
+  LightThinker's Peak.
 - `dep`: LightThinker's Dep. For each sampled token, the number of cached positions the forward pass
   that produced its logits attended to; the first token after an L_P-token prompt attended to L_P
   positions. Plain generation therefore has Dep = L_P*L_O + L_O*(L_O-1)/2.
 - `model_calls`: forward passes the request took part in (one batched pass counts once per request).
-- `scorer_tokens`: tokens a reward model or verifier processed for the request.
-- `wall_time_s`: seconds from the request's first to its last engine call, measured by the engine.
+- `scorer_tokens`: positions a reward model ran through its own forward passes for the request
+  (its `forward_tokens`); `scorer_calls`: those passes.
+- `wall_time_s`: seconds from the request's first to its last engine call, measured by the engine,
+  over every engine the request uses (a scorer's calls inside that interval add nothing).
+
+Policy and scorer engines share one `Request` per problem, so these are merged as they are counted:
+no method ever adds two Usage objects of the same request.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ class Usage:
     dep: int = 0
     model_calls: int = 0
     scorer_tokens: int = 0
+    scorer_calls: int = 0
     wall_time_s: float = 0.0
 
     def to_dict(self) -> dict:
@@ -47,15 +54,35 @@ class Usage:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
-    def __add__(self, other: "Usage") -> "Usage":
-        """Sum of two requests' usage (peak takes the max: the two never hold memory at once)."""
-        return Usage(
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            generated_tokens=self.generated_tokens + other.generated_tokens,
-            forward_tokens=self.forward_tokens + other.forward_tokens,
-            peak_tokens=max(self.peak_tokens, other.peak_tokens),
-            dep=self.dep + other.dep,
-            model_calls=self.model_calls + other.model_calls,
-            scorer_tokens=self.scorer_tokens + other.scorer_tokens,
-            wall_time_s=self.wall_time_s + other.wall_time_s,
-        )
+    def then(self, other: "Usage") -> "Usage":
+        """Usage of two requests run one after the other (peak is the max: they never hold memory at
+        once; times add). For parts of one request, share its `Request` instead."""
+        out = Usage(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        out.peak_tokens = max(self.peak_tokens, other.peak_tokens)
+        return out
+
+
+class Request:
+    """One problem's bookkeeping, shared by every row and every engine that works on it: its Usage,
+    the KV tokens it holds right now (for the peak) and its first and last engine call."""
+
+    __slots__ = ("key", "usage", "held", "t0", "t1")
+
+    def __init__(self, key):
+        self.key = key
+        self.usage = Usage()
+        self.held = 0
+        self.t0: float | None = None
+        self.t1: float | None = None
+
+    def hold(self, delta: int) -> None:
+        """`delta` KV tokens more (or fewer) are held for this request by some engine."""
+        self.held += delta
+        if self.held > self.usage.peak_tokens:
+            self.usage.peak_tokens = self.held
+
+    def touch(self, now: float) -> None:
+        if self.t0 is None:
+            self.t0 = now
+        self.t1 = now
+        self.usage.wall_time_s = round(self.t1 - self.t0, 6)

@@ -26,6 +26,10 @@ def method_class(name: str) -> type[Method]:
     return getattr(importlib.import_module(module), cls)
 
 
+def has_setting(name: str, key: str) -> bool:
+    return key in {f.name for f in dataclasses.fields(method_class(name))}
+
+
 def get_method(name: str, **settings) -> Method:
     """A method instance; unknown settings are an error (never silently ignored)."""
     cls = method_class(name)
@@ -35,8 +39,10 @@ def get_method(name: str, **settings) -> Method:
             raise LeanthinkError(f"method {name!r} has no setting {key!r}; its settings: {', '.join(known) or 'none'}")
     try:
         return cls(**settings)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise LeanthinkError(f"method {name!r}: {e}") from e
 
 
-__all__ = ["Method", "Result", "get_method", "method_names", "method_class"]
+from .settings import method_settings  # noqa: E402  (needs method_class above)
+
+__all__ = ["Method", "Result", "get_method", "has_setting", "method_class", "method_names", "method_settings"]

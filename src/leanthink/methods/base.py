@@ -7,10 +7,16 @@ sequences, steps and scores; they never index tensors (that is the engine's job)
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import ClassVar
 
+from ..engine.base import BASIC
 from ..engine.usage import Usage
 from ..tasks.base import Problem, Task
+
+#: field metadata of settings that change how a run executes, not what it outputs (batch size: every
+#: row samples from its own stream, so outputs do not depend on batching); left out of the run id
+EXECUTION = {"execution": True}
 
 
 @dataclass
@@ -30,9 +36,15 @@ class Method(ABC):
     """Base class of every method; subclasses are frozen dataclasses whose fields are the settings."""
 
     name = ""
+    #: engine verbs the method uses (checked against the engine's capabilities before loading)
+    requires: ClassVar[frozenset[str]] = BASIC
 
     def settings(self) -> dict:
         return asdict(self)
+
+    def identity(self) -> dict:
+        """The settings that define the method's outputs (what the run id hashes)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.metadata.get("execution")}
 
     @abstractmethod
     def solve(self, engine, task: Task, problems: list[Problem]) -> list[Result]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..engine.base import SamplingParams
+from ..engine import SamplingParams, stream_seed
 from ..engine.usage import Usage
 from ..errors import LeanthinkError
-from .base import Method, Result
+from .base import EXECUTION, Method, Result
 
 
 @dataclass(frozen=True)
@@ -19,28 +19,30 @@ class _Generate(Method):
     temperature: float = 0.0
     """0 = greedy."""
     top_p: float = 1.0
-    batch_size: int = 16
-    """Problems decoded together in one batch."""
+    batch_size: int = field(default=16, metadata=EXECUTION)
+    """Problems decoded together in one batch (outputs do not depend on it)."""
     seed: int = 0
+    """Run seed: problem p samples from the stream seeded by (seed, p.id)."""
 
     mode = "cot"
 
     def __post_init__(self):
-        if self.max_new_tokens < 1:
-            raise LeanthinkError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-        if self.batch_size < 1:
-            raise LeanthinkError(f"batch_size must be >= 1, got {self.batch_size}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise LeanthinkError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        self.sampling()   # validates max_new_tokens, temperature, top_p before any work
+
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p)
 
     def solve(self, engine, task, problems):
         style = engine.prompt_style
         prefix = style.response_prefix(self.mode)
-        params = SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-                                top_p=self.top_p)
+        params = self.sampling()
         results = []
         for start in range(0, len(problems), self.batch_size):
             chunk = problems[start:start + self.batch_size]
             prompts = [style.render(p, self.mode, engine.tokenizer) for p in chunk]
-            seqs = engine.prefill(prompts, seed=self.seed + start)
+            seqs = engine.prefill(prompts, seeds=[stream_seed(self.seed, p.id) for p in chunk])
             completions = engine.extend(seqs, params)
             for p, c, u in zip(chunk, completions, engine.usage(seqs)):
                 results.append(Result(problem_id=p.id, output=prefix + c.text, usage=u,

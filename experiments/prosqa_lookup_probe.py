@@ -1,7 +1,7 @@
 """Can a built-in-size model learn ProsQA's single lookup? Backward (parent) against forward (child).
 
-    .venv/bin/python benchmarks/prosqa_lookup_probe.py --direction backward --split xsmall --steps 600
-    .venv/bin/python benchmarks/prosqa_lookup_probe.py --direction forward  --split xsmall --steps 600
+    .venv/bin/python experiments/prosqa_lookup_probe.py --direction backward --split xsmall --steps 600
+    .venv/bin/python experiments/prosqa_lookup_probe.py --direction forward  --split xsmall --steps 600
 
 Every example is one generated ProsQA question (its sentences only) followed by one query about a
 node with exactly one parent (backward) or exactly one child (forward), so the answer is unique:
@@ -16,7 +16,7 @@ the copy an induction head makes) or three tokens before them (backward, what th
 held-out examples (teacher forcing, one forward pass). Prints the held-out score of a blind guess
 first, then one JSON line per evaluation. `--queries N` asks up to N distinct nodes per training
 example, one after another, each answer supervised (denser signal, as in multi-query associative
-recall; `benchmarks/recall_density_probe.py` is the token-level control).
+recall; `experiments/recall_density_probe.py` is the token-level control).
 """
 
 from __future__ import annotations

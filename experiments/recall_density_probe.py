@@ -1,8 +1,8 @@
 """Control for the ProsQA lookup probe: does the training recipe learn associative recall at all, and
 how does that depend on how many lookups each example supervises?
 
-    .venv/bin/python benchmarks/recall_density_probe.py --queries 1 --steps 3000
-    .venv/bin/python benchmarks/recall_density_probe.py --queries 8 --steps 2000
+    .venv/bin/python experiments/recall_density_probe.py --queries 1 --steps 3000
+    .venv/bin/python experiments/recall_density_probe.py --queries 8 --steps 2000
 
 Multi-query associative recall (MQAR, as in the Zoology paper) on raw token ids, no tokenizer:
 `k1 v1 k2 v2 ... kn vn` (n distinct keys from one half of the vocabulary, values from the other half)

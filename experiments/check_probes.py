@@ -1,41 +1,40 @@
-"""The data builders of the lookup probes in benchmarks/: what they supervise is what they claim."""
+"""Self-checks of the probes' data builders: what each probe supervises is what its docstring claims
+(the numbers in docs/builtin-models.md rest on it). Runs in a few seconds, no training:
+
+    .venv/bin/python experiments/check_probes.py
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import random
-from pathlib import Path
 
-import pytest
 import torch
 
+import prosqa_lookup_probe as lookup
+import prosqa_role_token_probe as role
+import recall_density_probe as recall
+from leanthink.models.registry import builtin_tokenizer
 from leanthink.tasks.prosqa import question_children, question_parents
 
-BENCH = Path(__file__).parents[2] / "benchmarks"
+
+def check_recall_batch_supervises_exactly_the_queried_values():
+    for gap, query_gap, value_first, sep, prefix, extra in [
+            (0, None, False, 0, 0, 0), (2, None, False, 0, 0, 0), (2, 0, False, 0, 0, 0), (1, 3, False, 0, 0, 0),
+            (0, None, True, 0, 0, 0), (2, 1, True, 1, 0, 0), (0, None, True, 2, 3, 0), (0, None, True, 1, 4, 3),
+            (2, None, False, 0, 0, 2)]:
+        for shared in (False, True):
+            _recall_batch(gap, query_gap, value_first, sep, prefix, extra, shared)
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.mark.parametrize("gap,query_gap,value_first,sep,prefix,extra", [
-    (0, None, False, 0, 0, 0), (2, None, False, 0, 0, 0), (2, 0, False, 0, 0, 0), (1, 3, False, 0, 0, 0),
-    (0, None, True, 0, 0, 0), (2, 1, True, 1, 0, 0), (0, None, True, 2, 3, 0), (0, None, True, 1, 4, 3),
-    (2, None, False, 0, 0, 2)])
-@pytest.mark.parametrize("shared", [False, True])
-def test_recall_batch_supervises_exactly_the_queried_values(gap, query_gap, value_first, sep, prefix, extra, shared):
-    probe = _load("recall_density_probe")
+def _recall_batch(gap, query_gap, value_first, sep, prefix, extra, shared):
     pairs, queries, vocab = 5, 3, 32
-    ids, labels = probe.batch(torch.Generator().manual_seed(1), 4, pairs, queries, vocab, shared, gap, query_gap,
-                              value_first, sep, prefix, extra)
+    ids, labels = recall.batch(torch.Generator().manual_seed(1), 4, pairs, queries, vocab, shared, gap, query_gap,
+                               value_first, sep, prefix, extra)
     qgap = gap if query_gap is None else query_gap
     width, qwidth = gap + 2 + sep, prefix + qgap + 2 + sep
     n = pairs + extra
     assert ids.shape == (4, width * n + qwidth * queries)
-    assert int(ids.max()) < vocab + probe.filler_ids(gap, qgap, sep, prefix)
+    assert int(ids.max()) < vocab + recall.filler_ids(gap, qgap, sep, prefix)
     gap_ids, sep_ids = list(range(vocab, vocab + gap)), list(range(vocab + max(gap, qgap), vocab + max(gap, qgap) + sep))
     pre_ids = list(range(vocab + max(gap, qgap) + sep, vocab + max(gap, qgap) + sep + prefix))
     for row, lab in zip(ids.tolist(), labels.tolist()):
@@ -64,11 +63,10 @@ def test_recall_batch_supervises_exactly_the_queried_values(gap, query_gap, valu
         assert supervised == [table[k][0] for k in asked]
 
 
-def test_recall_batch_supervise_sep_adds_exactly_the_separator_after_each_answer():
-    probe = _load("recall_density_probe")
+def check_recall_batch_supervise_sep_adds_exactly_the_separator_after_each_answer():
     args = (5, 3, 32, True, 0, None, True, 2, 4, 1)
-    ids, plain = probe.batch(torch.Generator().manual_seed(2), 3, *args)
-    ids2, with_sep = probe.batch(torch.Generator().manual_seed(2), 3, *args, supervise_sep=True)
+    ids, plain = recall.batch(torch.Generator().manual_seed(2), 3, *args)
+    ids2, with_sep = recall.batch(torch.Generator().manual_seed(2), 3, *args, supervise_sep=True)
     assert torch.equal(ids, ids2)
     extra = (with_sep != -100) & (plain == -100)
     assert torch.equal(with_sep[plain != -100], plain[plain != -100])
@@ -77,15 +75,12 @@ def test_recall_batch_supervise_sep_adds_exactly_the_separator_after_each_answer
     assert (ids[extra] == 32 + 0).all()                                  # the first separator id (gap 0)
 
 
-def test_prosqa_probe_queries_are_true_unique_lookups():
-    from leanthink.models.registry import builtin_tokenizer
-
-    probe = _load("prosqa_lookup_probe")
+def check_prosqa_probe_queries_are_true_unique_lookups():
     tok = builtin_tokenizer()
     for direction, links_of, query in (("backward", question_parents, "Is a {}:"), ("forward", question_children, "A {} is:")):
         rng = random.Random(3)
         for _ in range(5):
-            ids, labels, chance = probe.example(direction, "xsmall", rng, tok, queries=3)
+            ids, labels, chance = lookup.example(direction, "xsmall", rng, tok, queries=3)
             assert 0 < chance <= 1 and len(ids) == len(labels)
             text = tok.decode(ids, skip_special_tokens=True)
             facts, *lines = text.split("\n")
@@ -101,13 +96,12 @@ def test_prosqa_probe_queries_are_true_unique_lookups():
             assert answers == "".join(line[line.rindex(":") + 1:] for line in lines)
 
 
-def test_role_tokens_put_each_parent_right_before_its_object():
-    probe = _load("prosqa_role_token_probe")
-    tok = probe.role_tokenizer()
+def check_role_tokens_put_each_parent_right_before_its_object():
+    tok = role.role_tokenizer()
     for random_facts in (0, 5):
         rng = random.Random(7)
         for _ in range(5):
-            ids, labels = probe.example(tok, "small", random_facts, 3, rng)
+            ids, labels = role.example(tok, "small", random_facts, 3, rng)
             text = tok.decode(ids, skip_special_tokens=True)
             facts, *lines = text.split("\n")
             assert tok.decode(tok(facts, add_special_tokens=False)["input_ids"]) == facts   # round trip
@@ -127,21 +121,20 @@ def test_role_tokens_put_each_parent_right_before_its_object():
                 assert len(objects) == random_facts and all(len(v) == 1 for v in parents.values())
             assert len([t for t in labels if t != -100]) == 2 * len(lines) + 1   # answer, ".", and EOS
     # --answer-only: the same sequence, only the answer words supervised
-    ids_a, labels_a = probe.example(tok, "small", 0, 3, random.Random(11), answer_only=True)
-    ids_b, labels_b = probe.example(tok, "small", 0, 3, random.Random(11))
+    ids_a, labels_a = role.example(tok, "small", 0, 3, random.Random(11), answer_only=True)
+    ids_b, labels_b = role.example(tok, "small", 0, 3, random.Random(11))
     assert ids_a == ids_b
     kept = [(a, b) for a, b in zip(labels_a, labels_b) if a != -100]
     assert kept and all(a == b for a, b in kept) and len(kept) == (len([t for t in labels_b if t != -100]) - 1) // 2
     assert all(tok.convert_ids_to_tokens(a).startswith(("Ġ", " ")) for a, _ in kept)
 
 
-def test_role_probe_random_fraction_mixes_random_facts_with_graphs():
-    probe = _load("prosqa_role_token_probe")
-    tok = probe.role_tokenizer()
+def check_role_probe_random_fraction_mixes_random_facts_with_graphs():
+    tok = role.role_tokenizer()
     rng = random.Random(3)
     kinds = []
     for _ in range(60):
-        ids, _ = probe.example(tok, "xsmall", 5, 3, rng, answer_only=True, random_fraction=0.5)
+        ids, _ = role.example(tok, "xsmall", 5, 3, rng, answer_only=True, random_fraction=0.5)
         facts = tok.decode(ids, skip_special_tokens=True).split("\n")[0]
         parents = question_parents(facts)
         # a graph always has a person's sentence ("Tom is a X."); random facts are all "Every X is a Y."
@@ -149,5 +142,12 @@ def test_role_probe_random_fraction_mixes_random_facts_with_graphs():
         kinds.append(all(s.startswith("Every ") for s in sentences) and len(parents) == len(sentences) == 5)
     assert 15 < sum(kinds) < 45   # about half are random facts, the rest graphs
     # fraction 1 (the default) keeps every example random facts
-    ids, _ = probe.example(tok, "xsmall", 5, 3, random.Random(4))
+    ids, _ = role.example(tok, "xsmall", 5, 3, random.Random(4))
     assert len(question_parents(tok.decode(ids, skip_special_tokens=True).split("\n")[0])) == 5
+
+
+if __name__ == "__main__":
+    for name, check in list(globals().items()):
+        if name.startswith("check_"):
+            check()
+            print(f"ok  {name}")

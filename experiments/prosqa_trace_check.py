@@ -2,17 +2,14 @@
 
     .venv/bin/leanthink eval --task prosqa --split small --method cot --model builtin:prosqa \
         --limit 500 --out results/prosqa_small.jsonl
-    .venv/bin/python benchmarks/prosqa_trace_check.py results/prosqa_small.jsonl
+    .venv/bin/python experiments/prosqa_trace_check.py results/prosqa_small.jsonl
 
 For each ProsQA `cot` run in the results file, the problems are rebuilt from the run's split (or data
-file) and seed, and each trace line "X: P." (or "Who is a X P.") is graded:
-
-- `lookup`: P is a parent of X (some sentence of the question says "P is a X" or "Every P is a X");
-- `first`: P is the first such parent in question order, the line the training trace would write;
-- `linked`: X is one of the two asked concepts or the P of the line before (the chain is followed);
-- `reached`: some line names the asked person as a parent (a chain got back to the root);
-- `first of several`: of the right lookups of an X with several parents, the share that name the
-  first (the rule the traces follow, and the one that fails first on larger graphs).
+file) and seed, and each trace line "X: P." (or "Who is a X P.") is graded by
+`leanthink.tasks.prosqa_check.check` (its docstring defines the columns): `lookup` (P is a parent of
+X), `first` (the first parent in question order), `linked` (the chain is followed), `reached` (a
+chain got back to the asked person) and `first of several` (of the right lookups of an X with
+several parents, the share that name the first).
 
 Lookup accuracy near the share of right answers means the model answers by its own chain; lookups
 at chance (about one over the number of names in the question) mean it never learned the retrieval.
@@ -29,83 +26,12 @@ and the answer line is a guess) and the wrong answers among them.
 from __future__ import annotations
 
 import argparse
-import re
 from collections import defaultdict
 from pathlib import Path
 
 from leanthink.bench.harness import read_results
 from leanthink.tasks import get_task
-from leanthink.tasks.prosqa import (
-    _ASKED,
-    _answer_sentence,
-    backward_chain,
-    both_lines,
-    concept_chain,
-    question_parents,
-)
-
-# "X: P." (and the "Is a X: P." variant), or the `who` trace's "Who is a X P."
-_LINE = re.compile(r"(?:Is an? )?(?!Answer\b)(\w+): (\w+)\.|Who is an? (\w+) (\w+)\.")
-
-
-def check(problem, output: str) -> dict[str, int]:
-    """Counts of trace lines and of lines passing each check, for one output."""
-    person, *asked = _ASKED.search(problem.question).groups()
-    parents = question_parents(problem.question)
-    counts = defaultdict(int)
-    previous = None
-    for line in output.splitlines():
-        m = _LINE.fullmatch(line.strip())
-        if not m:
-            continue
-        child, parent = m.groups()[:2] if m.group(1) else m.groups()[2:]
-        counts["lines"] += 1
-        counts["lookup"] += parent in parents.get(child, ())
-        counts["first"] += parents.get(child, [None])[0] == parent
-        if len(parents.get(child, ())) > 1 and parent in parents[child]:
-            counts["several"] += 1
-            counts["several_first"] += parents[child][0] == parent
-        counts["linked"] += child in asked or child == previous
-        counts["reached"] = max(counts["reached"], int(parent == person))
-        previous = parent
-    return counts
-
-
-def at_ceiling(problem) -> bool:
-    """True if the answer concept's first-parent chain does not end at the asked person: then neither
-    the `who` nor the `both` gold trace reaches the person, and its answer line cannot be read off."""
-    person = _ASKED.search(problem.question).group(1)
-    chain = concept_chain(question_parents(problem.question), problem.answer)
-    return not chain or chain[-1][1] != person
-
-
-FIRST_ERRORS = ("went on past the asked person", "stopped at another person", "lookup line", "So line",
-                "answer line")
-
-
-def first_error(problem, output: str) -> str | None:
-    """Where the output first departs from the gold chain (one of FIRST_ERRORS), None if it does not.
-    A departing line that is neither a lookup nor an `Answer` line counts as a wrong line of the kind
-    the gold chain has there."""
-    lines = [s.strip() for s in output.splitlines() if s.strip()]
-    parsed = [_LINE.fullmatch(line) for line in lines]
-    wrote = [(" ".join(m.groups()[:2] if m.group(1) else m.groups()[2:]) if m else line)
-             for line, m in zip(lines, parsed)]
-    if any(line.startswith("So ") for line in lines):  # the `both` trace: no decision to get wrong
-        gold = [(" ".join(m.groups()[2:]) if (m := _LINE.fullmatch(line)) else line) for line in both_lines(problem)]
-    else:
-        gold = [f"{x} {p}" for x, p in backward_chain(problem)]
-    gold.append(f"Answer: {_answer_sentence(problem)}")
-    for i, want in enumerate(gold):
-        got = wrote[i] if i < len(wrote) else ""
-        if want == got:
-            continue
-        if want.startswith("So "):
-            return FIRST_ERRORS[3]
-        if want.startswith("Answer:"):
-            return FIRST_ERRORS[0] if i < len(parsed) and parsed[i] else FIRST_ERRORS[4]
-        return FIRST_ERRORS[1] if got.startswith("Answer") else FIRST_ERRORS[2]
-    return None
+from leanthink.tasks.prosqa_check import FIRST_ERRORS, at_ceiling, check, first_error
 
 
 def main() -> None:

@@ -1,14 +1,14 @@
 """The ProsQA parent lookup with "role tokens": does it become learnable once subject and object are
 adjacent tokens, as in gapless associative recall?
 
-    .venv/bin/python benchmarks/prosqa_role_token_probe.py --shape 2x128x4 --batch-size 64 --lr 1e-3 --steps 800
-    .venv/bin/python benchmarks/prosqa_role_token_probe.py --random-facts 5 --shape 2x128x4 --batch-size 128 \
+    .venv/bin/python experiments/prosqa_role_token_probe.py --shape 2x128x4 --batch-size 64 --lr 1e-3 --steps 800
+    .venv/bin/python experiments/prosqa_role_token_probe.py --random-facts 5 --shape 2x128x4 --batch-size 128 \
         --lr 1e-3 --constant-lr --steps 500
 
 The built-in tokenizer is extended with one token per concept for the object phrase (" is a tumpus")
 and a single token for every concept or person name that BPE splits (" boompus", " Oliver"). The
 sentence "Every bompus is a tumpus." becomes `Every`, ` bompus`, ` is a tumpus`, `.`: the parent sits
-right before the object, with no " is a" between them (benchmarks/recall_density_probe.py --gap
+right before the object, with no " is a" between them (experiments/recall_density_probe.py --gap
 shows what that gap costs). One exception: a name that opens the question has no leading space, so
 BPE may still split it ("Oliver" is five tokens there). Each training example is the question's sentences followed by up to
 --queries lookups `\\nWho is a tumpus` -> ` bompus.` for nodes with exactly one parent; all answers
