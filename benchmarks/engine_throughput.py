@@ -1,8 +1,9 @@
 """Decoding throughput of leanthink's engine against Hugging Face `generate` on the same model.
 
-Greedy, the same prompts, exactly `--new-tokens` tokens per row on both sides (EOS ignored, so both
-do the same work), at batch sizes 1 and 16. Each side runs `--repeats` times after a warm-up and the
-best time counts (the least disturbed by other processes). Prints a table and JSON with tokens/s per
+Greedy, the same prompts, exactly `--new-tokens` tokens per row on both sides (EOS banned on both,
+so both do the same work), at batch sizes 1 and 16, tokenisation included on both sides. Each side
+runs `--repeats` times after a warm-up, in alternating order, and its best time counts (the least
+disturbed by other processes on a shared machine). Prints a table and JSON with tokens/s per
 side and the ratio ours / HF, measured in this one run:
 
     .venv/bin/python benchmarks/engine_throughput.py --model builtin:arith
@@ -40,26 +41,27 @@ def ours(engine, prompts, new_tokens):
 def hf(engine, prompts, new_tokens):
     tok = engine.tokenizer
     tok.padding_side = "left"
+    t = time.perf_counter()   # tokenising counts on both sides
     enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=engine.add_special_tokens).to(engine.device)
-    t = time.perf_counter()
     with torch.no_grad():
-        out = engine.model.generate(**enc, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                                    pad_token_id=engine.pad_id, eos_token_id=None)
+        out = engine.model.generate(**enc, max_new_tokens=new_tokens, do_sample=False, pad_token_id=engine.pad_id,
+                                    eos_token_id=None, suppress_tokens=sorted(engine.eos_ids))
     return time.perf_counter() - t, out[:, enc["input_ids"].shape[1]:].tolist()
 
 
 def main():
     if args.threads:
         torch.set_num_threads(args.threads)
-    engine = load_engine(args.model, device=args.device)
+    engine = load_engine(args.model, device=args.device, dtype=args.dtype)
     rows = []
     for batch in args.batch:
         prompts = prompts_for(engine, batch)
         for fn in (ours, hf):          # warm-up (allocator, kernels)
             fn(engine, prompts, 4)
         best = {}
-        for _ in range(args.repeats):
-            for name, fn in (("leanthink", ours), ("hf_generate", hf)):
+        for i in range(args.repeats):   # alternate the order, keep each side's best time
+            sides = (("leanthink", ours), ("hf_generate", hf))
+            for name, fn in sides if i % 2 == 0 else sides[::-1]:
                 dt, toks = fn(engine, prompts, args.new_tokens)
                 if name not in best or dt < best[name][0]:
                     best[name] = (dt, toks)
@@ -72,7 +74,7 @@ def main():
         print(f"batch {batch:3d}: leanthink {row['leanthink_tok_s']:8.1f} tok/s   HF generate "
               f"{row['hf_generate_tok_s']:8.1f} tok/s   ratio {row['ratio']:.2f}x   identical rows {same}/{batch}",
               flush=True)
-    print(json.dumps({"model": args.model, "device": str(engine.device), "threads": torch.get_num_threads(),
+    print(json.dumps({"model": args.model, "device": str(engine.device), "dtype": engine.dtype_name, "threads": torch.get_num_threads(),
                       "results": rows}, indent=2))
 
 
@@ -82,8 +84,9 @@ if __name__ == "__main__":
     ap.add_argument("--data", default=None, help="GSM8K JSONL for prompts (real models); default: arith hard")
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     ap.add_argument("--new-tokens", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=6)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--dtype", default="auto")
     args = ap.parse_args()
     main()

@@ -189,12 +189,16 @@ def build_tokenizer(out: Optional[Path] = typer.Option(None, help="Default: the 
 
 @app.command()
 def models():
-    """List the built-in checkpoints."""
+    """List the built-in checkpoints (and SmolLM2-135M-Instruct's GGUF file when it is installed)."""
+    from .models.gguf import find_smollm2
     from .models.registry import BUILTIN_MODELS, builtin_names, read_meta
 
     for name in builtin_names():
         meta = read_meta(BUILTIN_MODELS / name)
         typer.echo(f"builtin:{name}\ttask={meta.get('task')}\ttrain_time_s={meta.get('train_time_s')}")
+    smollm2 = find_smollm2()
+    if smollm2:
+        typer.echo(f"{smollm2}\tSmolLM2-135M-Instruct (GGUF, real pretrained chat model)")
 
 
 def main() -> None:

@@ -92,6 +92,12 @@ def test_held_tokens_and_peak_follow_every_operation(engine, prompts):
     engine.extend(seqs, SamplingParams(max_new_tokens=2 * lp, ignore_eos=True))
     assert u.peak_tokens == lp + 4 + 2 * lp    # alone again: no leftover from the dropped copy
     assert u.forward_tokens == lp + 4 + 2 * lp
+    held = seqs.num_tokens(0)
+    probe = engine.copy(seqs)
+    assert u.peak_tokens == 2 * held
+    del probe                                   # a handle that goes away frees its rows too
+    engine.extend(seqs, SamplingParams(max_new_tokens=held + 1, ignore_eos=True))
+    assert seqs.num_tokens(0) == 2 * held + 1 == u.peak_tokens
 
 
 def test_requests_are_shared_across_split_and_merge(engine, prompts):
@@ -135,3 +141,18 @@ def test_followers_are_told_of_every_row_operation(engine, prompts):
     assert log == [("root", "reindex", [0, 0, 1, 1]), ("root", "reindex", [3, 3, 0]), ("root", "take", [0], True),
                    ("root", "take", [1], False), ("root", "merge", "root'"), ("root", "reindex", [1, 2])]
     assert len(probe.followers) == 1
+
+
+def test_extend_a_subset_with_per_row_settings(engine, prompts):
+    seqs = engine.prefill(prompts[:3])
+    first = engine.extend(seqs, SamplingParams(max_new_tokens=2), rows=[1])
+    assert len(first) == 1 and len(first[0].token_ids) == 2
+    stop = engine.decode(alone(engine, prompts[2], 3)[0])   # row 2 stops where its third token ends
+    got = engine.extend(seqs, [SamplingParams(max_new_tokens=4), SamplingParams(max_new_tokens=9, stop=(stop,))],
+                        rows=[0, 2])
+    assert [c.finish_reason for c in got] == ["length", "stop"]
+    assert got[0].token_ids == alone(engine, prompts[0], 4)[0] and got[1].token_ids == alone(engine, prompts[2], 3)[0]
+    rest = engine.extend(seqs, GREEDY, rows=[1])[0].token_ids   # row 1 kept its pending token meanwhile
+    assert first[0].token_ids + rest == alone(engine, prompts[1], 10)[0]
+    with pytest.raises(LeanthinkError, match="one per row asked"):
+        engine.extend(seqs, [GREEDY], rows=[0, 1])

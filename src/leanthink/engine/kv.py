@@ -14,9 +14,63 @@ from ..errors import LeanthinkError, UnsupportedVerb
 
 
 def new_cache(config):
+    """A DynamicCache whose full-attention layers grow in place (see GrowingLayer)."""
     from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
 
-    return DynamicCache(config=config)
+    cache = DynamicCache(config=config)
+    cache.layers = [GrowingLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    return cache
+
+
+def _growing_layer_class():
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):
+        """A DynamicLayer that appends into spare capacity instead of re-concatenating the whole cache
+        at every decoding step (transformers' `torch.cat` makes a batch's decoding O(length^2) in copies).
+        `keys`/`values` stay ordinary (rows, heads, slots, dim) views, so every row operation above
+        works on them unchanged; one that replaces them is noticed, and the next update re-buffers."""
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            old, new = self.keys, key_states.shape[-2]
+            n = old.shape[-2] if old.dim() == 4 else 0
+            buf = getattr(self, "_kbuf", None)
+            if (buf is None or old is not getattr(self, "_kview", None) or buf.shape[0] != key_states.shape[0]
+                    or buf.shape[2] < n + new):
+                self._kbuf, self._vbuf = (self._grow(old, key_states, n + new), self._grow(self.values, value_states,
+                                                                                          n + new))
+            self._kbuf[:, :, n:n + new] = key_states
+            self._vbuf[:, :, n:n + new] = value_states
+            self.keys, self.values = self._kbuf[:, :, :n + new], self._vbuf[:, :, :n + new]
+            self._kview = self.keys
+            return self.keys, self.values
+
+        @staticmethod
+        def _grow(old, like, need: int):
+            b, h, _, d = like.shape
+            buf = like.new_empty((b, h, max(2 * need, 64), d))
+            if old.dim() == 4 and old.shape[-2]:
+                buf[:, :, :old.shape[-2]] = old
+            return buf
+
+    return GrowingLayer
+
+
+class _LazyLayer:
+    """Defers building GrowingLayer (it subclasses a transformers class) to first use."""
+
+    cls = None
+
+    def __call__(self):
+        if _LazyLayer.cls is None:
+            _LazyLayer.cls = _growing_layer_class()
+        return _LazyLayer.cls()
+
+
+GrowingLayer = _LazyLayer()
 
 
 def check_editable(config) -> None:
@@ -25,8 +79,10 @@ def check_editable(config) -> None:
     out of. Called at load, so the user learns it before any work."""
     from transformers.cache_utils import DynamicLayer
 
+    from transformers import DynamicCache
+
     try:
-        cache = new_cache(config)
+        cache = DynamicCache(config=config)
     except Exception as e:  # noqa: BLE001 - transformers raises many kinds for configs it cannot cache
         raise LeanthinkError(f"this model's KV cache cannot be built ({e.__class__.__name__}: {e})") from None
     kinds = sorted({type(layer).__name__ for layer in getattr(cache, "layers", []) if type(layer) is not DynamicLayer})
@@ -56,6 +112,8 @@ def copy_rows(cache, index: torch.Tensor, config):
 
     out = new_cache(config)
     out.layers = [copy.copy(layer) for layer in cache.layers]
+    for layer in out.layers:
+        layer._kview = None   # never share a growing layer's spare capacity between two caches
     select_rows(out, index)
     return out
 
@@ -75,6 +133,8 @@ def crop(cache, width: int) -> None:
     for layer in _filled(cache):
         layer.keys = layer.keys[:, :, :width]
         layer.values = layer.values[:, :, :width]
+        if hasattr(layer, "_kview"):
+            layer._kview = layer.keys   # still a prefix of its buffer: keep appending in place
 
 
 def concat(cache, other, width: int, other_width: int) -> None:
