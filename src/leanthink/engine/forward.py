@@ -71,13 +71,15 @@ class ForwardMixin:
             hidden = self.decoder(**inputs, attention_mask=seqs.mask, position_ids=pos, cache=seqs.cache,
                                   use_cache=True).last_hidden_state
         last = hidden[:, -1]
-        fed = torch.zeros(n, dtype=torch.bool, device=self.device)
-        fed[list(feeds)] = True
-        if self.lm_head is not None:
-            logits = self._logits(last)
-            seqs.last_logits = logits if seqs.last_logits is None else torch.where(fed[:, None], logits, seqs.last_logits)
-        seqs.last_hidden = last.float() if seqs.last_hidden is None else torch.where(fed[:, None], last.float(),
-                                                                                     seqs.last_hidden)
+        logits = self._logits(last) if self.lm_head is not None else None
+        if len(feeds) == n or seqs.last_hidden is None:   # every row fed: no merge with the old values
+            seqs.last_logits, seqs.last_hidden = logits, last.to(torch.float32, copy=True)  # not a view of hidden
+        else:
+            fed = torch.zeros(n, dtype=torch.bool, device=self.device)
+            fed[list(feeds)] = True
+            if logits is not None:
+                seqs.last_logits = torch.where(fed[:, None], logits, seqs.last_logits)
+            seqs.last_hidden = torch.where(fed[:, None], last.float(), seqs.last_hidden)
         counted = set()
         for r, f in feeds.items():
             L, row = len(f), seqs.rows[r]

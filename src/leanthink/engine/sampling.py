@@ -90,7 +90,6 @@ class Chooser:
         in this call (for min_new_tokens)."""
         p = self.params
         logits = logits.float()
-        logp = torch.log_softmax(logits, dim=-1)
         x = logits if self.bias is None else logits + self.bias
         if p.ignore_eos and self.eos:
             x = x.clone() if x is logits else x
@@ -109,9 +108,12 @@ class Chooser:
             # Gumbel-max: argmax(x - log(-log U)) ~ softmax(x); clamp keeps log finite at U = 0
             gumbel = -torch.log(-torch.log(noise.clamp_(min=1e-20)))
             tokens = (x + gumbel).argmax(dim=-1)
-        chosen = logp.gather(1, tokens[:, None]).squeeze(1)
+        # logprob of the chosen token without materialising log_softmax over the vocabulary
+        chosen = logits.gather(1, tokens[:, None]).squeeze(1) - torch.logsumexp(logits, dim=-1)
         host = torch.stack([tokens.to(chosen.dtype), chosen]).tolist()   # one device->host copy
         out = Choice(tokens=[int(t) for t in host[0]], logprobs=host[1])
+        if p.logprobs or p.entropy:
+            logp = torch.log_softmax(logits, dim=-1)
         if p.logprobs:
             vals, idx = logp.topk(p.logprobs, dim=-1)
             out.top = [list(zip(i, v)) for i, v in zip(idx.tolist(), vals.tolist())]
