@@ -59,7 +59,7 @@ def test_model_directory_missing_or_pickle_only(tmp_path, capsys, results):
 
 
 def test_limit_zero_and_negative_budget(micro_dir, capsys, results):
-    check_error(capsys, ["eval", "--task", "arith", "--limit", "0", "--model", micro_dir], results, "--limit", "positive")
+    check_error(capsys, ["eval", "--task", "arith", "--limit", "0", "--model", micro_dir], results, "--limit", "got 0")
     check_error(capsys, ["eval", "--task", "arith", "--max-new-tokens", "-5", "--model", micro_dir], results,
                 "max_new_tokens", ">= 1")
 

@@ -6,6 +6,7 @@ Flags map onto the frozen settings dataclasses; user errors become one line on s
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -58,10 +59,21 @@ def eval_cmd(
     from .methods import get_method, has_setting, method_settings
     from .tasks import get_task
 
-    if limit is not None and limit < 1:
-        raise LeanthinkError(f"--limit must be a positive integer, got {limit}")
-    if data is not None and not data.exists():
-        raise LeanthinkError(f"--data {data}: no such file")
+    from . import checks
+    from .bench.results import ResultsFile
+
+    if limit is not None:
+        checks.integer("--limit", limit, 1)
+    checks.seed("--seed", seed)
+    if data_seed is not None:
+        checks.seed("--data-seed", data_seed)
+    if max_context is not None:
+        checks.integer("--max-context", max_context, 1)
+    checks.output_file("--out", out)
+    if data is not None:
+        checks.input_file("--data", data)
+        checks.distinct("--out", out, "--data", data)
+    ResultsFile(out).refresh()   # a damaged results file is an error now, not after the model loads
     settings = method_settings(method, set_, max_new_tokens=max_new_tokens, temperature=temperature,
                                batch_size=batch_size, **({"seed": seed} if has_setting(method, "seed") else {}))
     m = get_method(method, **settings)
@@ -105,13 +117,22 @@ def report(
     markdown: Optional[Path] = typer.Option(None, help="Also write the table as Markdown here."),
 ):
     """Table per run (accuracy with 95% CI, tokens, Peak, Dep, forward tokens, latency) and a PNG."""
+    from . import checks
     from .bench.report import FIELDS, load_summaries, markdown_table, plot_accuracy_vs_tokens, render_table
 
-    summaries = load_summaries(results)
     png = png or results[0].with_suffix(".png")
+    checks.output_file("--png", png)
+    if markdown:
+        checks.output_file("--markdown", markdown)
+    for path in (png, markdown):
+        for r in results:
+            checks.distinct("a results file", r, "--png/--markdown", path)
+    summaries = load_summaries(results)
     plot_accuracy_vs_tokens(summaries, png)
     if markdown:
-        markdown.write_text(markdown_table(summaries))
+        from .fileio import write_text
+
+        write_text(markdown, markdown_table(summaries))
     if as_json:
         keep = ("run_id", "method", "task", "split", "model", "settings", "seed") + FIELDS
         typer.echo(json.dumps([{k: s[k] for k in keep} for s in summaries], indent=2))
@@ -180,11 +201,12 @@ def demo(
 def build_tokenizer(out: Optional[Path] = typer.Option(None, help="Default: the package's built-in tokenizer.")):
     """Rebuild the built-in tokenizer (byte-level BPE) from generated task text."""
     from .models.registry import TOKENIZER_DIR
-    from .models.tokenizer import builtin_corpus, train_tokenizer
+    from .models.tokenizer import builtin_corpus, check_tokenizer_dir, save_tokenizer, train_tokenizer
 
+    target = check_tokenizer_dir("--out", out or TOKENIZER_DIR)  # before the slow training, not after
     tok = train_tokenizer(builtin_corpus(), vocab_size=1024)
-    tok.save_pretrained(out or TOKENIZER_DIR)
-    typer.echo(f"saved {out or TOKENIZER_DIR} ({len(tok)} tokens)")
+    save_tokenizer(tok, target)
+    typer.echo(f"saved {target} ({len(tok)} tokens)")
 
 
 @app.command()
@@ -201,15 +223,75 @@ def models():
         typer.echo(f"{smollm2}\tSmolLM2-135M-Instruct (GGUF, real pretrained chat model)")
 
 
-def main() -> None:
+_DEBUG = {"on": bool(os.environ.get("LEANTHINK_DEBUG"))}
+
+
+@app.callback()
+def _options(debug: bool = typer.Option(False, "--debug", help="Show the full traceback of unexpected errors.")):
+    """Cheaper inference for reasoning language models, measured."""
+    _DEBUG["on"] = _DEBUG["on"] or debug
+
+
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM. A BaseException of our own, so that neither our code nor typer (which turns
+    KeyboardInterrupt into a silent exit status 130) swallows it before `main` can say what happened."""
+
+    def __init__(self, code: int):
+        self.code = code
+
+
+def _interrupt(signum, frame):
+    raise Interrupted(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The entry point. Every failure ends as one line on stderr: `error: ...` with exit status 2 for
+    input the user can fix, 1 for anything unexpected (with a pointer to --debug), 130 after Ctrl-C
+    (143 after SIGTERM), with a note that the results written so far are kept."""
+    import signal
+
+    handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        app()
-    except LeanthinkError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
+        code = app(args=argv, standalone_mode=False)
+    except Interrupted as e:
         print("interrupted: results written so far are kept; re-run the same command to resume", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(e.code)
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as e:   # usage errors (unknown flag, a value of the wrong type): one line too
+        ctx = getattr(e, "ctx", None)
+        where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        print(f"error: {_one_line(message)}{where}", file=sys.stderr)
+        sys.exit(getattr(e, "exit_code", 2))
+    except LeanthinkError as e:
+        print(f"error: {_one_line(str(e))}", file=sys.stderr)
+        sys.exit(2)
+    except BrokenPipeError:   # output piped into `head`: nothing left to say
+        sys.exit(1)
+    except Exception as e:  # noqa: BLE001 - the guard: never a bare traceback
+        if _DEBUG["on"]:
+            raise
+        print(f"error: {_unexpected(e)}", file=sys.stderr)
+        sys.exit(2 if isinstance(e, OSError) else 1)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "(no message)"
+
+
+def _unexpected(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:   # a full disk, a vanished file: the user can act on it
+        where = f"{e.filename}: " if e.filename else ""
+        return f"{where}{e.strerror}"
+    if isinstance(e, MemoryError):
+        return "out of memory (try a smaller --batch-size or --limit)"
+    first = _one_line(str(e).split("\n")[0])[:300]
+    return f"unexpected {type(e).__name__}: {first} (re-run with --debug for the traceback)"
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def test_torn_last_line_is_cut_and_the_run_completes(micro_dir, tmp_path, capsys
 
 def test_malformed_line_in_the_middle_is_an_error_and_the_file_is_untouched(micro_dir, tmp_path, capsys):
     out = tmp_path / "r.jsonl"
-    out.write_text('{"run_id": "x"}\nnot json\n{"run_id": "y"}\n')
+    out.write_text('{"run_id": "x", "problem_id": "a"}\nnot json\n{"run_id": "y", "problem_id": "b"}\n')
     before = out.read_bytes()
     code, _, err = run_cli(["eval", "--task", "arith", "--model", micro_dir, "--limit", "1", "--out", out,
                             "--no-progress"], capsys)
@@ -63,16 +63,22 @@ def test_malformed_line_in_the_middle_is_an_error_and_the_file_is_untouched(micr
     assert out.read_bytes() == before
 
 
-@pytest.mark.slow
-def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(micro_dir, tmp_path):
-    out = tmp_path / "r.jsonl"
+def start_eval(micro_dir, out, lines: int):
+    """A 40-problem eval in a subprocess, returned once `lines` results are written."""
     cmd = [sys.executable, "-m", "leanthink.cli", "eval", "--task", "arith", "--split", "hard", "--model",
            str(micro_dir), "--limit", "40", "--batch-size", "1", "--max-new-tokens", "24", "--out", str(out),
            "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while time.time() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 3):
+    while time.time() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < lines):
         time.sleep(0.05)
+    return proc, cmd
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(micro_dir, tmp_path):
+    out = tmp_path / "r.jsonl"
+    proc, cmd = start_eval(micro_dir, out, 3)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     partial = read_results(out)
@@ -115,7 +121,7 @@ def test_wilson_interval_known_values():
 def test_report_rejects_files_that_are_not_results(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"x": 1}\n')
-    with pytest.raises(DataError, match="lacks field"):
+    with pytest.raises(DataError, match="not a results line"):
         load_summaries([bad])
     with pytest.raises(DataError, match="no such results file"):
         load_summaries([tmp_path / "missing.jsonl"])
@@ -154,3 +160,58 @@ def test_run_id_covers_dtype_prompt_data_content_and_seeds(micro_dir, tmp_path, 
     assert run_cli(ref, capsys)[0] == 0
     golds = [r["gold"] for r in read_results(out) if r["method"] == "reference"]
     assert golds == ["5", "6"]
+
+
+def test_two_processes_on_one_file_write_each_problem_once(micro_dir, tmp_path):
+    out = tmp_path / "r.jsonl"
+    cmd = [sys.executable, "-m", "leanthink.cli", "eval", "--task", "arith", "--split", "hard", "--model",
+           str(micro_dir), "--limit", "12", "--batch-size", "1", "--max-new-tokens", "16", "--out", str(out),
+           "--no-progress"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read().decode()
+    ids = [r["problem_id"] for r in read_results(out)]
+    assert len(ids) == 12 and len(set(ids)) == 12
+
+
+def test_a_failed_write_leaves_no_partial_line(micro_dir, tmp_path, capsys, monkeypatch):
+    import errno
+
+    out = tmp_path / "r.jsonl"
+    args = ["eval", "--task", "arith", "--model", micro_dir, "--limit", "2", "--max-new-tokens", "4", "--out", out,
+            "--no-progress"]
+    assert run_cli(args[:6] + ["1"] + args[7:], capsys)[0] == 0
+    before = out.read_bytes()
+    real_write = os.write
+
+    def full_disk(fd, data):
+        real_write(fd, data[:10])          # a disk that fills up mid-line
+        raise OSError(errno.ENOSPC, "No space left on device", str(out))
+
+    monkeypatch.setattr(os, "write", full_disk)
+    code, _, err = run_cli(args, capsys)
+    monkeypatch.undo()
+    assert code == 2 and err.strip() == f"error: {out}: No space left on device"
+    assert out.read_bytes() == before
+    assert run_cli(args, capsys)[0] == 0 and len(read_results(out)) == 2
+
+
+def test_report_counts_a_problem_of_a_run_once(tmp_path, capsys):
+    line = {"run_id": "r", "method": "cot", "task": "arith", "model": "m", "problem_id": "p", "correct": True,
+            "usage": {"generated_tokens": 5}}
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(line) + "\n" + json.dumps({**line, "correct": False}) + "\n")
+    code, out, _ = run_cli(["report", path, "--json"], capsys)
+    assert code == 0 and json.loads(out)[0]["n"] == 1 and json.loads(out)[0]["accuracy"] == 1.0
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_how_to_resume(micro_dir, tmp_path):
+    out = tmp_path / "r.jsonl"
+    proc, _ = start_eval(micro_dir, out, 2)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1].decode()
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == ("interrupted: results written so far are kept; re-run the same command "
+                                           "to resume")
+    assert 2 <= len(read_results(out)) < 40

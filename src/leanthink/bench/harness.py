@@ -5,11 +5,11 @@ hash of everything that defines the run (task, split, data file, method and sett
 seed, prompt style). Re-running the same command skips the problems that already have a line for that
 run, so an interrupted run (even by SIGKILL) continues where it stopped:
 
-  * each finished problem is written as one `write()` of a whole line to a file opened for appending,
-    then flushed to disk, so a line is either complete or (only if killed inside that write) a torn
-    last line without its newline;
+  * each finished problem is written as one `write()` of a whole line, under a lock, then flushed
+    to disk, so a line is either complete or (only if killed inside that write) a torn last line;
   * on resume a torn last line is cut off before anything is appended; a malformed line anywhere else
-    is an error naming file and line, and the file is left untouched.
+    is an error naming file and line, and the file is left untouched;
+  * concurrent runs on one file share it (see results.py).
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DataError, LeanthinkError
+from ..errors import LeanthinkError
 from ..methods.base import Method, Result
 from ..tasks.base import Problem, Task
+from .results import ResultsFile, read_results  # noqa: F401  (read_results: the public reader)
 
 
 @dataclass(frozen=True)
@@ -90,46 +91,6 @@ def file_hash(path) -> str:
     return h.hexdigest()[:16]
 
 
-def read_results(path: Path, repair: bool = False) -> list[dict]:
-    """All complete lines of a results file. A torn last line (no newline, not JSON) is ignored, and
-    cut off the file when `repair` is set; any other bad line is a DataError naming its line."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    rows = []
-    for i, line in enumerate(lines[:-1], start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise DataError(path, f"not a valid results line ({e.msg}); fix or remove it", line=i) from None
-    tail = lines[-1]
-    if tail.strip():
-        try:
-            rows.append(json.loads(tail))
-            if repair:  # a complete object that lost only its newline: keep it, add the newline
-                with open(path, "ab") as f:
-                    f.write(b"\n")
-        except json.JSONDecodeError:
-            if repair:
-                with open(path, "r+b") as f:
-                    f.truncate(len(raw) - len(tail))
-    return rows
-
-
-def _append_line(path: Path, record: dict) -> None:
-    data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def grade(task: Task, problem: Problem, result: Result) -> tuple[str | None, bool]:
     answer = result.answer if result.answer is not None else task.extract(result.output)
     return answer, bool(task.grade(answer, problem))
@@ -138,35 +99,51 @@ def grade(task: Task, problem: Problem, result: Result) -> tuple[str | None, boo
 def run(method: Method, engine, task: Task, problems: list[Problem], info: RunInfo, out: Path,
         chunk_size: int = 16, progress: bool = True) -> list[dict]:
     """Solve the problems not yet in `out` for this run, appending a line per problem; returns every
-    line of this run (old and new) in problem order."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    line of this run (old and new) in problem order. Safe to run twice at once on the same file: each
+    process skips what the other has written and no line is written twice."""
+    results = ResultsFile(out)
     run_id = info.run_id
     record = info.record()
-    done = {r["problem_id"] for r in read_results(out, repair=True) if r.get("run_id") == run_id}
+    with results.locked():
+        done = results.done(run_id)
     todo = [p for p in problems if p.id not in done]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(TextColumn(f"[bold]{info.method}[/] on {info.task}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("acc {task.fields[acc]}"), TimeElapsedColumn(), disable=not progress, transient=False)
-    correct = 0
+    correct = written = 0
     with bar:
         job = bar.add_task("eval", total=len(problems), completed=len(done), acc="-")
         for start in range(0, len(todo), chunk_size):
-            chunk = todo[start:start + chunk_size]
-            results = method.solve(engine, task, chunk)
-            if len(results) != len(chunk):
-                raise LeanthinkError(f"method {info.method!r} returned {len(results)} results for {len(chunk)} problems")
-            for p, res in zip(chunk, results):
-                answer, ok = grade(task, p, res)
-                correct += ok
-                _append_line(out, {
-                    **record, "problem_id": p.id, "gold": p.answer, "output": res.output,
-                    "answer": answer, "correct": ok, "usage": res.usage.to_dict(), "trace": res.trace,
-                    "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                })
-            finished = start + len(chunk)
-            bar.update(job, completed=len(done) + finished, acc=f"{correct / finished:.1%}")
+            with results.locked():   # another process may have solved some of these meanwhile
+                done = results.done(run_id)
+            chunk = [p for p in todo[start:start + chunk_size] if p.id not in done]
+            if not chunk:
+                continue
+            solved = method.solve(engine, task, chunk)
+            if len(solved) != len(chunk):
+                raise LeanthinkError(f"method {info.method!r} returned {len(solved)} results for {len(chunk)} problems")
+            graded = [(p, res, *grade(task, p, res)) for p, res in zip(chunk, solved)]
+            with results.locked():
+                done = results.done(run_id)
+                for p, res, answer, ok in graded:
+                    if p.id in done:
+                        continue
+                    results.append({
+                        **record, "problem_id": p.id, "gold": p.answer, "output": res.output,
+                        "answer": answer, "correct": ok, "usage": res.usage.to_dict(), "trace": res.trace,
+                        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    })
+                    correct += ok
+                    written += 1
+            done_now = len(results.done(run_id) & {p.id for p in problems})
+            bar.update(job, completed=done_now, acc=f"{correct / written:.1%}" if written else "-")
     order = {p.id: i for i, p in enumerate(problems)}
-    rows = [r for r in read_results(out) if r.get("run_id") == run_id and r["problem_id"] in order]
+    rows, seen = [], set()
+    for r in results.rows:
+        if r.get("run_id") == run_id and r["problem_id"] in order and r["problem_id"] not in seen:
+            seen.add(r["problem_id"])
+            rows.append(r)
     return sorted(rows, key=lambda r: order[r["problem_id"]])
+
+__all__ = ["RunInfo", "file_hash", "grade", "read_results", "run"]

@@ -10,7 +10,11 @@ import math
 from pathlib import Path
 
 from ..errors import DataError
-from .harness import read_results
+from ..engine.usage import Usage
+from .results import ResultsFile
+
+_FIELDS = ("run_id", "method", "task", "model", "correct", "usage", "problem_id")
+_USAGE = {f for f in Usage.__dataclass_fields__}
 
 FIELDS = ("n", "accuracy", "ci95", "mean_generated_tokens", "mean_peak_tokens", "mean_dep",
           "mean_forward_tokens", "mean_latency_s")
@@ -54,20 +58,43 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def load_summaries(paths: list[Path]) -> list[dict]:
-    rows = []
+    """Summaries of the runs in results files. Every line is checked first (a line the summary could
+    misread is an error naming file and line), and a (run, problem) that appears twice counts once."""
+    rows, seen = [], set()
     for p in paths:
         p = Path(p)
         if not p.exists():
             raise DataError(p, "no such results file")
-        got = read_results(p)
-        if not got:
+        if p.is_dir():
+            raise DataError(p, "is a directory, expected a results file")
+        f = ResultsFile(p)
+        f.refresh()
+        if not f.rows:
             raise DataError(p, "holds no results lines")
-        for i, r in enumerate(got, start=1):
-            missing = [k for k in ("run_id", "method", "task", "model", "correct", "usage", "problem_id") if k not in r]
-            if missing:
-                raise DataError(p, f"results line lacks field(s) {', '.join(missing)}", line=i)
-        rows += got
+        for number, r in zip(f.numbers, f.rows):
+            check_row(p, number, r)
+            key = (r["run_id"], r["problem_id"])
+            if key not in seen:
+                seen.add(key)
+                rows.append(r)
     return summarise(rows)
+
+
+def check_row(path: Path, number: int, r: dict) -> None:
+    missing = [k for k in _FIELDS if k not in r]
+    if missing:
+        raise DataError(path, f"results line lacks field(s) {', '.join(missing)}", line=number)
+    if not isinstance(r["correct"], bool):
+        raise DataError(path, f"field 'correct' must be true or false, got {r['correct']!r}", line=number)
+    for k in ("run_id", "method", "task", "model"):
+        if not isinstance(r[k], str):
+            raise DataError(path, f"field {k!r} must be a string, got {type(r[k]).__name__}", line=number)
+    usage = r["usage"]
+    if not isinstance(usage, dict):
+        raise DataError(path, f"field 'usage' must be an object, got {type(usage).__name__}", line=number)
+    for k, v in usage.items():
+        if k in _USAGE and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
+            raise DataError(path, f"usage.{k} must be a finite number >= 0, got {v!r}", line=number)
 
 
 def console():

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from leanthink.concepts.config import DataConfig, ModelConfig, TrainConfig
-from leanthink.concepts.io import append_jsonl, read_jsonl, save_figure, write_json, write_text
-from leanthink.errors import LeanthinkError
+from leanthink import checks
+from leanthink.concepts.config import (DATASETS, SLOT_VARIANTS, TASKS, DataConfig, ModelConfig, TrainConfig,
+                                       check_choice)
+from leanthink.concepts.io import append_jsonl, iter_jsonl, save_figure, write_json, write_text
+from leanthink.errors import DataError, LeanthinkError
 
 DEFAULT_SIZES = (50, 100, 200, 500, 1000)
 DEFAULT_SEEDS = (0, 1, 2)
@@ -42,17 +44,75 @@ class BenchConfig:
     """Test examples (digits: the fixed 500)."""
 
     def __post_init__(self):
-        if not self.sizes or not self.seeds or not self.models:
-            raise LeanthinkError("sizes, seeds and models must each name at least one value")
         # build every config once now, so a bad value fails before any run starts
+        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("task", self.task, TASKS[self.dataset])
+        check_choice("slots", self.slots, SLOT_VARIANTS)
+        for name in ("sizes", "seeds", "models"):
+            values = getattr(self, name)
+            if not values:
+                raise LeanthinkError(f"{name} must name at least one value")
+            repeated = sorted({v for v in values if values.count(v) > 1}, key=str)
+            if repeated:  # a repeat would train the same run twice and count it twice in the mean
+                raise LeanthinkError(f"{name} repeats {', '.join(map(str, repeated))}; give each value once")
+        if "cct" not in self.models and self.slots != "sa":  # would be recorded but never used
+            raise LeanthinkError(f"slots={self.slots!r} has no effect: models {', '.join(self.models)} has no cct")
+        for s in self.seeds:
+            checks.seed("seeds", s)
         for m in self.models:
-            ModelConfig(kind=m, slots=self.slots)
+            _named("models", ModelConfig, kind=m, slots=self.slots)
         for n in self.sizes:
-            self.data_config(n, self.seeds[0])
+            _named("sizes", self.data_config, n, self.seeds[0])
         TrainConfig(steps=self.steps)
 
     def data_config(self, n: int, seed: int) -> DataConfig:
         return DataConfig(dataset=self.dataset, task=self.task, n_train=n, n_test=self.n_test, seed=seed)
+
+
+def _named(name: str, build, *args, **kwargs) -> None:
+    """Build a config for one listed value; its error says which list the value came from."""
+    try:
+        build(*args, **kwargs)
+    except LeanthinkError as e:
+        raise LeanthinkError(f"{name}: {e}") from None
+
+
+RESULT_FILES = ("results.jsonl", "summary.json", "summary.md", "sample_efficiency.png")
+
+
+def check_results_dir(results_dir: Path, flag: str = "results_dir") -> list[dict]:
+    """Before any run: the folder and its files can be written, and every line already in
+    results.jsonl is a benchmark record (a bad line is an error naming file:line; the file is only read).
+    Returns the records."""
+    results_dir = checks.output_dir(flag, results_dir)
+    for name in RESULT_FILES:
+        checks.output_file(flag, results_dir / name)
+    path = results_dir / "results.jsonl"
+    records = []
+    for line, rec in iter_jsonl(path):
+        _check_record(path, line, rec)
+        records.append(rec)
+    return records
+
+
+# what `_key` and `summarise` read from each line, and the types they need
+_RECORD_FIELDS = {("model", "kind"): str, ("model", "slots"): str, ("data", "dataset"): str, ("data", "task"): str,
+                  ("data", "n_train"): int, ("data", "seed"): int, ("train", "steps"): int,
+                  ("accuracy",): (int, float), ("train_seconds",): (int, float)}
+
+
+def _check_record(path: Path, line: int, rec: dict) -> None:
+    for keys, kind in _RECORD_FIELDS.items():
+        value, name = rec, ".".join(keys)
+        for k in keys:
+            if not isinstance(value, dict) or k not in value:
+                raise DataError(path, f"missing field {name!r}; not a line written by `concepts bench`", line)
+            value = value[k]
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise DataError(path, f"field {name!r} has the wrong type ({type(value).__name__}: {value!r})", line)
+    expl = rec.get("expl_acc_global")
+    if expl is not None and (isinstance(expl, bool) or not isinstance(expl, (int, float))):
+        raise DataError(path, f"field 'expl_acc_global' must be a number or null, got {expl!r}", line)
 
 
 def label(kind: str, slots: str) -> str:
@@ -72,7 +132,7 @@ def run_benchmark(cfg: BenchConfig, results_dir: Path, progress: bool = True) ->
 
     results_dir = Path(results_dir)
     path = results_dir / "results.jsonl"
-    done = {_key(r) for r in read_jsonl(path)}
+    done = {_key(r) for r in check_results_dir(results_dir)}
     plan = [(kind, n, seed) for n in cfg.sizes for seed in cfg.seeds for kind in cfg.models]
     bar = _bar(progress)
     with bar:
@@ -94,7 +154,7 @@ def run_benchmark(cfg: BenchConfig, results_dir: Path, progress: bool = True) ->
 def summarise(results_dir: Path, cfg: BenchConfig) -> dict:
     """summary.json, summary.md and sample_efficiency.png from results.jsonl (this sweep's rows)."""
     results_dir = Path(results_dir)
-    rows = [r for r in read_jsonl(results_dir / "results.jsonl")
+    rows = [r for r in check_results_dir(results_dir)
             if r["data"]["dataset"] == cfg.dataset and r["data"]["task"] == cfg.task
             and r["train"]["steps"] == cfg.steps]
     groups: dict[tuple[str, int], list[dict]] = {}

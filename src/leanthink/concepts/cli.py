@@ -2,22 +2,58 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import typer
 
+from leanthink import checks
 from leanthink.errors import LeanthinkError
 
 app = typer.Typer(help="Concept-Centric Transformers: interpretable concept workspace on CPU-sized data.",
                   no_args_is_help=True)
 
 
-def _ints(name: str, text: str) -> tuple[int, ...]:
+def _ints(flag: str, text: str) -> tuple[int, ...]:
+    """A comma-separated list of integers; empty, non-integer or repeated items name the flag."""
+    items = _items(flag, text, "integers, e.g. 50,100,200")
     try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
+        return tuple(int(x) for x in items)
     except ValueError:
-        raise LeanthinkError(f"{name}={text!r} must be comma-separated integers, e.g. 50,100,200") from None
+        raise LeanthinkError(f"{flag} {text!r} must be comma-separated integers, e.g. 50,100,200") from None
+
+
+def _names(flag: str, text: str, allowed) -> tuple[str, ...]:
+    items = _items(flag, text, f"names from {', '.join(allowed)}")
+    for x in items:
+        if x not in allowed:
+            raise LeanthinkError(f"{flag}: {x!r} is not one of {', '.join(allowed)}")
+    return tuple(items)
+
+
+def _items(flag: str, text: str, what: str) -> list[str]:
+    items = [x.strip() for x in text.split(",")]
+    if not any(items):
+        raise LeanthinkError(f"{flag} {text!r} names no value; give comma-separated {what}")
+    if not all(items):  # "50,,100" or a trailing comma: most likely a typo, never silently dropped
+        raise LeanthinkError(f"{flag} {text!r} has an empty item; give comma-separated {what}")
+    repeated = sorted({x for x in items if items.count(x) > 1})
+    if repeated:  # a repeated value would train the same run twice and count it twice
+        raise LeanthinkError(f"{flag} {text!r} repeats {', '.join(repeated)}; give each value once")
+    return items
+
+
+def _refuse_ignored(model: str, cct_only: dict, concept_only: dict) -> None:
+    """A setting the chosen model never reads is an error, not a silent no-op: the run record would claim
+    it. Only values changed from the default count (passing the default is harmless)."""
+    given = {**(cct_only if model != "cct" else {}), **(concept_only if model == "plain" else {})}
+    changed = [flag for flag, (value, default) in given.items() if value != default]
+    if changed:
+        why = "only cct uses slots" if model == "ct" else "plain uses no concepts"
+        one = len(changed) == 1
+        raise LeanthinkError(f"{', '.join(changed)} {'has' if one else 'have'} no effect with --model {model} ({why}); "
+                             f"drop {'it' if one else 'them'} or choose another --model")
 
 
 def _fmt(v) -> str:
@@ -43,26 +79,34 @@ def train(
     depth: int = typer.Option(2),
     slot_iters: int = typer.Option(3),
     seed: int = typer.Option(0, help="Seeds the training subset, the weights and the batch order."),
-    threads: int = typer.Option(1, help="torch CPU threads."),
+    threads: int = typer.Option(1, help="torch CPU threads (at most the number of cores)."),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ):
     """Train one model, score it on the held-out split, save it (safetensors + JSON)."""
     import torch
 
+    from leanthink.concepts.checkpoint import RESULTS, check_writable
     from leanthink.concepts.config import DataConfig, ModelConfig, TrainConfig
     from leanthink.concepts.io import append_jsonl
     from leanthink.concepts.train import run_record, train as train_model
 
-    if threads < 1:
-        raise LeanthinkError(f"threads={threads} must be >= 1")
-    torch.set_num_threads(threads)
+    # every setting and the output folder are checked before any work starts
+    # (more threads than cores only slows torch down; far more crashes OpenBLAS)
+    checks.integer("--threads", threads, 1, os.cpu_count() or 1)
     data_cfg = DataConfig(dataset=dataset, task=task, n_train=n_train, n_test=n_test,
                           concept_fraction=concept_fraction, seed=seed)
     model_cfg = ModelConfig(kind=model, slots=slots, dim=dim, depth=depth, slot_iters=slot_iters)
     train_cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, expl_lambda=expl_lambda,
                             sparse_lambda=sparse_lambda, seed=seed)
+    _refuse_ignored(model,
+                    {"--slots": (slots, ModelConfig.slots), "--slot-iters": (slot_iters, ModelConfig.slot_iters)},
+                    {"--concept-fraction": (concept_fraction, DataConfig.concept_fraction),
+                     "--expl-lambda": (expl_lambda, TrainConfig.expl_lambda),
+                     "--sparse-lambda": (sparse_lambda, TrainConfig.sparse_lambda)})
+    check_writable("--out", out)
+    torch.set_num_threads(threads)
     result = train_model(data_cfg, model_cfg, train_cfg, out_dir=out, progress=not quiet)
-    append_jsonl(out / "results.jsonl", run_record(data_cfg, result.model_cfg, train_cfg, result.metrics))
+    append_jsonl(out / RESULTS, run_record(data_cfg, result.model_cfg, train_cfg, result.metrics))
     m = result.metrics
     typer.echo(f"{model} on {dataset}/{task} (n_train={n_train}): accuracy {_fmt(m['accuracy'])}, "
                f"explanation accuracy global {_fmt(m['expl_acc_global'])} spatial {_fmt(m['expl_acc_spatial'])}, "
@@ -102,10 +146,12 @@ def bench(
     quiet: bool = typer.Option(False),
 ):
     """Sample-efficiency sweep (resumable): CCT vs Concept Transformer vs plain, mean ± std over seeds."""
-    from leanthink.concepts.bench import BenchConfig, run_benchmark
+    from leanthink.concepts.bench import BenchConfig, check_results_dir, run_benchmark
+    from leanthink.concepts.config import MODEL_KINDS
 
-    cfg = BenchConfig(dataset=dataset, task=task, sizes=_ints("sizes", sizes), seeds=_ints("seeds", seeds),
-                      models=tuple(m.strip() for m in models.split(",") if m.strip()), slots=slots, steps=steps)
+    cfg = BenchConfig(dataset=dataset, task=task, sizes=_ints("--sizes", sizes), seeds=_ints("--seeds", seeds),
+                      models=_names("--models", models, MODEL_KINDS), slots=slots, steps=steps)
+    check_results_dir(results_dir, "--results-dir")
     run_benchmark(cfg, results_dir, progress=not quiet)
     typer.echo((results_dir / "summary.md").read_text())
 

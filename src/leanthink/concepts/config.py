@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from leanthink import checks
 from leanthink.errors import LeanthinkError
 
 MODEL_KINDS = ("cct", "ct", "plain")
@@ -24,23 +25,20 @@ DIGITS_TEST_SIZE = 500
 DIGITS_TOTAL = 1797
 
 
-def _check_choice(name: str, value, allowed) -> None:
+def check_choice(name: str, value, allowed) -> None:
     if value not in allowed:
         raise LeanthinkError(f"{name}={value!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
 
 
-def _check_range(name: str, value, lo=None, hi=None, lo_open=False) -> None:
-    if lo is not None and (value <= lo if lo_open else value < lo):
-        bound = f"> {lo}" if lo_open else f">= {lo}"
-        raise LeanthinkError(f"{name}={value!r} is out of range; it must be {bound}"
-                             + (f" and <= {hi}" if hi is not None else ""))
-    if hi is not None and value > hi:
-        raise LeanthinkError(f"{name}={value!r} is out of range; it must be <= {hi}"
-                             + (f" and >= {lo}" if lo is not None else ""))
+# Ranges go through leanthink.checks: they also refuse NaN/inf, bools and strings (a hand-edited
+# config.json), which plain comparisons would let through or turn into a TypeError.
+_int, _float = checks.integer, checks.number
 
 
-def from_dict(cls, data: dict):
+def from_dict(cls, data):
     """Rebuild a config from its JSON form, naming any unknown key (a checkpoint from another version)."""
+    if not isinstance(data, dict):
+        raise LeanthinkError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
     if unknown:
@@ -77,11 +75,15 @@ class DataConfig:
     4 for shapes (36 patches of the 24×24 canvas)."""
 
     def __post_init__(self):
-        _check_choice("dataset", self.dataset, DATASETS)
-        _check_choice("task", self.task, TASKS[self.dataset])
-        _check_range("concept_fraction", self.concept_fraction, 0.0, 1.0)
+        check_choice("dataset", self.dataset, DATASETS)
+        check_choice("task", self.task, TASKS[self.dataset])
+        _float("concept_fraction", self.concept_fraction, 0.0, 1.0)
         max_train = DIGITS_TOTAL - DIGITS_TEST_SIZE if self.dataset == "digits" else 100_000
-        _check_range("n_train", self.n_train, 1, max_train)
+        _int("n_train", self.n_train, 1, max_train)
+        _int("n_test", self.n_test)
+        checks.seed("seed", self.seed)
+        _int("canvas", self.canvas)
+        _int("patch", self.patch, 0)
         if self.patch == 0:  # frozen, so the resolved default is written once, here
             object.__setattr__(self, "patch", 2 if self.dataset == "digits" else 4)
         if self.dataset == "digits":
@@ -91,9 +93,9 @@ class DataConfig:
             if 8 % self.patch:
                 raise LeanthinkError(f"patch={self.patch} must divide the 8-pixel digits image (1, 2, 4 or 8)")
         else:
-            _check_range("n_test", self.n_test, 1, 100_000)
-            _check_range("canvas", self.canvas, 12, 64)
-            if self.patch < 1 or self.canvas % self.patch:
+            _int("n_test", self.n_test, 1, 100_000)
+            _int("canvas", self.canvas, 12, 64)
+            if self.canvas % self.patch:
                 raise LeanthinkError(f"patch={self.patch} must be >= 1 and divide canvas={self.canvas}")
 
 
@@ -131,19 +133,22 @@ class ModelConfig:
     """Concept slots C, one per named concept (set from the data)."""
 
     def __post_init__(self):
-        _check_choice("kind", self.kind, MODEL_KINDS)
-        _check_choice("slots", self.slots, SLOT_VARIANTS)
-        _check_range("slot_iters", self.slot_iters, 1, 20)
-        _check_range("dim", self.dim, 4, 1024)
-        _check_range("depth", self.depth, 0, 24)
-        _check_range("heads", self.heads, 1, 64)
+        check_choice("kind", self.kind, MODEL_KINDS)
+        check_choice("slots", self.slots, SLOT_VARIANTS)
+        _int("slot_iters", self.slot_iters, 1, 20)
+        _int("dim", self.dim, 4, 1024)
+        _int("depth", self.depth, 0, 24)
+        _int("heads", self.heads, 1, 64)
         if self.dim % self.heads:
             raise LeanthinkError(f"dim={self.dim} must be divisible by heads={self.heads}")
-        _check_range("mlp_ratio", self.mlp_ratio, 0.0, 16.0, lo_open=True)
-        _check_range("dropout", self.dropout, 0.0, 0.9)
-        _check_range("n_classes", self.n_classes, 2, 10_000)
-        _check_range("n_concepts", self.n_concepts, 1, 10_000)
-        if self.patch < 1 or self.image_size % self.patch:
+        _float("mlp_ratio", self.mlp_ratio, 0.0, 16.0, low_open=True)
+        _float("dropout", self.dropout, 0.0, 0.9)
+        _int("image_size", self.image_size, 1, 4096)
+        _int("channels", self.channels, 1, 64)
+        _int("n_classes", self.n_classes, 2, 10_000)
+        _int("n_concepts", self.n_concepts, 1, 10_000)
+        _int("patch", self.patch, 1)
+        if self.image_size % self.patch:
             raise LeanthinkError(f"patch={self.patch} must be >= 1 and divide image_size={self.image_size}")
 
     @property
@@ -177,11 +182,12 @@ class TrainConfig:
     """Evaluate on the test split every this many steps (0: only at the end)."""
 
     def __post_init__(self):
-        _check_range("steps", self.steps, 1, 10_000_000)
-        _check_range("batch_size", self.batch_size, 1, 65_536)
-        _check_range("lr", self.lr, 0.0, 1.0, lo_open=True)
-        _check_range("warmup", self.warmup, 0.0, 1.0)
-        _check_range("weight_decay", self.weight_decay, 0.0, 10.0)
-        _check_range("expl_lambda", self.expl_lambda, 0.0, 1000.0)
-        _check_range("sparse_lambda", self.sparse_lambda, 0.0, 1000.0)
-        _check_range("eval_every", self.eval_every, 0, 10_000_000)
+        _int("steps", self.steps, 1, 10_000_000)
+        _int("batch_size", self.batch_size, 1, 65_536)
+        _float("lr", self.lr, 0.0, 1.0, low_open=True)
+        _float("warmup", self.warmup, 0.0, 1.0)
+        _float("weight_decay", self.weight_decay, 0.0, 10.0)
+        _float("expl_lambda", self.expl_lambda, 0.0, 1000.0)
+        _float("sparse_lambda", self.sparse_lambda, 0.0, 1000.0)
+        checks.seed("seed", self.seed)
+        _int("eval_every", self.eval_every, 0, 10_000_000)

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from leanthink.concepts.checkpoint import load_run
+from leanthink import checks
+from leanthink.concepts.checkpoint import check_fits_data, load_run
 from leanthink.concepts.data import load_data
 from leanthink.concepts.figures import per_class_attention, per_example, pick_examples
 from leanthink.concepts.io import write_json
 from leanthink.concepts.metrics import predict, score
-from leanthink.errors import LeanthinkError
+
+FIGURES = ("per_class.png", "examples.png")
 
 
 def explain_run(run_dir: Path, out_dir: Path | None = None, n_examples: int = 6, seed: int = 0) -> dict:
     """Writes explain.json, per_class.png and examples.png under out_dir (default run_dir/explain)."""
-    if n_examples < 1 or n_examples > 64:
-        raise LeanthinkError(f"examples={n_examples} is out of range; it must be between 1 and 64")
+    checks.integer("--examples", n_examples, 1, 64)
+    checks.seed("--seed", seed)
     model, data_cfg, model_cfg, _, meta = load_run(run_dir)
+    flag = "--out" if out_dir is not None else "RUN_DIR/explain"
     out_dir = Path(out_dir) if out_dir is not None else Path(run_dir) / "explain"
+    checks.output_dir(flag, out_dir)
+    for name in ("explain.json", *FIGURES):
+        checks.output_file(flag, out_dir / name)
     # the test split is regenerated from the saved data settings: it never depends on the run's seed
     _, test = load_data(data_cfg)
+    check_fits_data(run_dir, model_cfg, data_cfg, test)
     preds = predict(model, test)
     result = {"run_dir": str(run_dir), "kind": model_cfg.kind, "slots": model_cfg.slots,
               "dataset": data_cfg.dataset, "task": data_cfg.task, **score(preds, test), "figures": []}

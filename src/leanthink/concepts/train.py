@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from leanthink.concepts.checkpoint import save_run
+from leanthink.concepts.checkpoint import check_writable, save_run
 from leanthink.concepts.config import DataConfig, ModelConfig, TrainConfig, to_dict
 from leanthink.concepts.data import ConceptData, load_data
 from leanthink.concepts.losses import concept_loss
@@ -58,8 +58,10 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, train_cfg: TrainConfig,
 
     `data` = (train, test) skips loading (the benchmark reuses one test split across runs).
     """
+    if out_dir is not None:  # before the work, not after it: a bad folder must not cost a training run
+        check_writable("out_dir", out_dir)
     torch.manual_seed(train_cfg.seed)
-    np.random.seed(train_cfg.seed)
+    np.random.seed(train_cfg.seed % 2**32)  # numpy's legacy global seeder takes 32 bits; seeds go up to 2**63
     train_data, test_data = data if data is not None else load_data(data_cfg)
     model_cfg = fit_model_config(model_cfg, train_data, data_cfg)
     model = build_model(model_cfg)

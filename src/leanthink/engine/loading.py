@@ -95,23 +95,34 @@ def load_checkpoint(spec: str, device: str = "auto", dtype: str = "auto") -> Loa
         _check_model(model, tokenizer, spec)
         return Loaded(model.to(device), tokenizer, {}, gguf_hash(path), device, dtype)
     directory = resolve_model(spec)
+    meta = read_meta(directory)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
         with quiet_transformers():
             tokenizer = AutoTokenizer.from_pretrained(directory)
-            model, info = AutoModelForCausalLM.from_pretrained(directory, dtype=DTYPES[dtype],
-                                                               output_loading_info=True)
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as e:
-        first = (str(e).strip().splitlines() or [e.__class__.__name__])[0]
-        raise LeanthinkError(f"cannot load model from {directory}: {first}") from None
-    problems = [f"{len(info[k])} {label} tensor(s), e.g. {sorted(info[k])[0]}" for k, label in
+            # use_safetensors: never fall back to a pickle that sits beside the safetensors files
+            model, info = AutoModelForCausalLM.from_pretrained(directory, dtype=DTYPES[dtype], use_safetensors=True,
+                                                               ignore_mismatched_sizes=True, output_loading_info=True)
+    except Exception as e:  # noqa: BLE001 - a damaged checkpoint fails in many shapes (SafetensorError, ...)
+        raise LeanthinkError(f"cannot load model from {directory}: {first_line(e)}") from None
+    # mismatched sizes are loaded as fresh random tensors and listed here, so they are refused below
+    problems = [f"{len(info[k])} {label} tensor(s), e.g. {_name(sorted(info[k], key=str)[0])}" for k, label in
                 (("missing_keys", "missing"), ("mismatched_keys", "wrongly shaped")) if info.get(k)]
     if problems:
         raise LeanthinkError(f"model {directory}: the weights do not match config.json ({'; '.join(problems)}); "
                              "refusing to run with randomly initialised layers")
     _check_model(model, tokenizer, spec)
-    return Loaded(model.to(device), tokenizer, read_meta(directory), model_hash(directory), device, dtype)
+    return Loaded(model.to(device), tokenizer, meta, model_hash(directory), device, dtype)
+
+
+def _name(key) -> str:
+    return key[0] if isinstance(key, tuple) else str(key)   # mismatched keys come as (name, shapes...)
+
+
+def first_line(e: BaseException) -> str:
+    """An exception's first line, for a one-line error."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
 
 
 def _check_model(model, tokenizer, spec: str) -> None:

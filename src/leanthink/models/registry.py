@@ -44,13 +44,34 @@ def resolve_model(spec: str) -> Path:
         raise LeanthinkError(f"model {spec!r} is a file; give the Hugging Face model directory that holds it")
     if not (path / "config.json").exists():
         raise LeanthinkError(f"model directory {spec!r} has no config.json: not a Hugging Face model directory")
-    if not any((path / f).exists() for f in WEIGHT_FILES) and not list(path.glob("model-*.safetensors")):
+    if not _safetensors_present(path, spec):
         pickles = [f for f in PICKLE_FILES if (path / f).exists()]
         if pickles:
             raise LeanthinkError(f"model directory {spec!r} holds only a pickle checkpoint ({pickles[0]}); "
                                  "convert it to model.safetensors (pickles can run arbitrary code on load)")
         raise LeanthinkError(f"model directory {spec!r} has no model.safetensors weights")
     return path
+
+
+def _safetensors_present(path: Path, spec: str) -> bool:
+    """Whether the directory's weights are safetensors files that exist. A shard index counts only
+    with every shard it names present and in safetensors (a stub index beside a pickle does not)."""
+    if (path / "model.safetensors").is_file():
+        return True
+    index = path / "model.safetensors.index.json"
+    if not index.exists():
+        return False
+    try:
+        shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+        raise LeanthinkError(f"model directory {spec!r}: model.safetensors.index.json is not a valid shard index "
+                             "(a JSON object with a weight_map)") from None
+    bad = sorted(s for s in shards if not isinstance(s, str) or not s.endswith(".safetensors")
+                 or not (path / s).is_file())
+    if bad or not shards:
+        raise LeanthinkError(f"model directory {spec!r}: the shard index names {bad[0] if bad else 'no files'}, "
+                             "which is not a safetensors file in the directory")
+    return True
 
 
 def model_hash(directory: Path) -> str:
@@ -76,8 +97,21 @@ def digest_file(h, path: Path) -> None:
 
 
 def read_meta(directory: Path) -> dict:
+    """The checkpoint's leanthink.json ({} if it has none)."""
+    from ..errors import DataError
+
     f = directory / "leanthink.json"
-    return json.loads(f.read_text()) if f.exists() else {}
+    if not f.exists():
+        return {}
+    try:
+        meta = json.loads(f.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(f, "not UTF-8 text") from None
+    except (ValueError, RecursionError) as e:
+        raise DataError(f, f"not valid JSON ({getattr(e, 'msg', e)})") from None
+    if not isinstance(meta, dict):
+        raise DataError(f, f"expected a JSON object, got {type(meta).__name__}")
+    return meta
 
 
 def builtin_tokenizer():

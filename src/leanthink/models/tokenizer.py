@@ -9,6 +9,7 @@ thought markers) are reserved now, so adding a method never resizes a shipped ch
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Iterable
 
 EOS = "<|endoftext|>"
@@ -42,6 +43,39 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
         tokenizer_object=tok, eos_token=EOS, bos_token=EOS, pad_token=PAD,
         additional_special_tokens=RESERVED, clean_up_tokenization_spaces=False,
     )
+
+
+#: what `save_pretrained` writes for this tokenizer (special_tokens_map.json only on older transformers)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def check_tokenizer_dir(flag: str, out) -> Path:
+    """Before the (slow) training: `out` is a folder, or nothing yet, whose tokenizer files can be written."""
+    from .. import checks
+
+    out = checks.output_dir(flag, out)
+    for name in TOKENIZER_FILES:
+        checks.output_file(flag, out / name)
+    return out
+
+
+def save_tokenizer(tok, out) -> Path:
+    """`save_pretrained` into a temp folder beside `out`, then move each file in: a failure part-way
+    never leaves a tokenizer.json from one build next to a tokenizer_config.json from another."""
+    import os
+    import shutil
+    import tempfile
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".tokenizer."))
+    try:
+        tok.save_pretrained(tmp)
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
 
 
 def builtin_corpus(seed: int = 0) -> list[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import LeanthinkError
-from .base import Problem, Task
+from .base import Problem, Task, generated_count
 from .grading_numeric import numbers_equal
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -138,7 +138,7 @@ class ArithTask(Task):
         if self.config is None and split not in SPLITS:
             raise LeanthinkError(f"arith: unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         cfg = (self.config or SPLITS[split]).validate()
-        n = 500 if limit is None else limit
+        n = generated_count(limit)
         # train problems come from the seed itself, evaluation splits from an offset seed
         base = seed if split == "train" else seed + EVAL_SEED_OFFSET
         rng = random.Random(f"arith/{split}/{base}")

@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import LeanthinkError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -27,6 +29,23 @@ class Problem:
     steps: tuple[str, ...] = ()
     solution: str | None = None
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+#: problems a generated split gives by default, and at most (each is built up front, in memory)
+GENERATED_DEFAULT = 500
+GENERATED_MAX = 100_000
+
+
+def generated_count(limit: int | None) -> int:
+    """How many problems to generate for `limit` (None: the default), refusing what would not fit."""
+    if limit is None:
+        return GENERATED_DEFAULT
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise LeanthinkError(f"limit must be an integer >= 0, got {limit!r}")
+    if limit > GENERATED_MAX:
+        raise LeanthinkError(f"--limit {limit}: a generated split gives at most {GENERATED_MAX} problems per seed "
+                             "(use several --data-seed values for more)")
+    return limit
 
 
 class Task(ABC):

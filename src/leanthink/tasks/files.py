@@ -54,7 +54,13 @@ class Record:
             return default
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise self.error(f"field {key!r} must be a string, got {type(value).__name__}")
-        return str(value)
+        text = str(value)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise self.error(f"field {key!r} holds an invalid character (lone surrogate "
+                             f"\\u{ord(text[e.start]):04x} at {e.start})") from None
+        return text
 
 
 def _check_fields(record: Record, required: Sequence[str]) -> None:
@@ -63,6 +69,8 @@ def _check_fields(record: Record, required: Sequence[str]) -> None:
             raise record.error(f"missing field {key!r} (expected keys: {', '.join(required)})")
         if record.data[key] is None:
             raise record.error(f"field {key!r} is null")
+        if isinstance(record.data[key], str) and not record.data[key].strip():
+            raise record.error(f"field {key!r} is empty")
 
 
 def _read_text(path: Path) -> str:
@@ -77,6 +85,24 @@ def _read_text(path: Path) -> str:
         raise DataError(path, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _loads(path: Path, line: int | None, text: str):
+    """json.loads that refuses NaN/Infinity (a number no answer can be) and reports deep nesting as a
+    JSON error instead of a RecursionError; errors name file and line."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        where = f" (column {e.colno})" if line is not None else ""
+        raise DataError(path, f"not valid JSON: {e.msg}{where}", line=line if line is not None else e.lineno) from None
+    except RecursionError:
+        raise DataError(path, "not valid JSON: nested too deeply", line=line) from None
+    except ValueError as e:
+        raise DataError(path, f"not valid JSON: {e}", line=line) from None
+
+
 def read_jsonl(path: Path | str, required: Sequence[str] = ()) -> list[Record]:
     """Objects of a JSONL file, one per non-blank line, each holding every `required` field."""
     path = Path(path)
@@ -84,10 +110,7 @@ def read_jsonl(path: Path | str, required: Sequence[str] = ()) -> list[Record]:
     for number, raw in enumerate(_read_text(path).splitlines(), start=1):
         if not raw.strip():
             continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise DataError(path, f"not valid JSON: {e.msg} (column {e.colno})", line=number) from None
+        obj = _loads(path, number, raw)
         record = Record(path, len(records), number, obj)
         if not isinstance(obj, dict):
             raise record.error(f"expected a JSON object, got {type(obj).__name__}")
@@ -104,10 +127,7 @@ def read_json_list(path: Path | str, required: Sequence[str] = ()) -> list[Recor
     text = _read_text(path)
     if not text.strip():
         raise DataError(path, "file is empty, expected a JSON list of objects")
-    try:
-        items = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(path, f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
+    items = _loads(path, None, text)
     if not isinstance(items, list):
         raise DataError(path, f"expected a JSON list of objects, got {type(items).__name__}")
     if not items:
@@ -120,6 +140,18 @@ def read_json_list(path: Path | str, required: Sequence[str] = ()) -> list[Recor
         _check_fields(record, required)
         records.append(record)
     return records
+
+
+def unique_ids(problems: list[Problem], records: list[Record]) -> list[Problem]:
+    """The problems, if their ids are unique: results are keyed by problem id, so a repeated id would
+    make a resumed run skip a problem it never solved."""
+    first: dict[str, Record] = {}
+    for p, r in zip(problems, records):
+        if p.id in first:
+            where = f"line {first[p.id].line}" if r.line is not None else f"item {first[p.id].index}"
+            raise r.error(f"problem id {p.id!r} repeats that of {where}; ids must be unique")
+        first[p.id] = r
+    return problems
 
 
 class FileTask(Task):
@@ -143,7 +175,7 @@ class FileTask(Task):
         if limit is not None and limit < 0:
             raise LeanthinkError(f"limit must be >= 0, got {limit}")
         records = read_jsonl(data, self.required)
-        return [self.to_problem(r) for r in records[:limit]]
+        return unique_ids([self.to_problem(r) for r in records[:limit]], records)
 
     @abstractmethod
     def to_problem(self, record: Record) -> Problem:

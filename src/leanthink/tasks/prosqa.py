@@ -43,8 +43,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import LeanthinkError
-from .base import Problem, Task, extract_answer
-from .files import Record, read_json_list
+from .base import Problem, Task, extract_answer, generated_count
+from .files import Record, read_json_list, unique_ids
 from .prosqa_gen import CONCEPTS, ENTITIES, Graph, ProsQAConfig, generate_item
 
 #: Generated sizes. `full` reproduces the real validation file (23 nodes, 36 edges, paths 3-6).
@@ -91,19 +91,20 @@ class ProsQATask(Task):
         if limit is not None and limit < 0:
             raise LeanthinkError(f"limit must be >= 0, got {limit}")
         if data is not None:
-            return [_from_record(r) for r in read_json_list(data, FIELDS)[:limit]]
+            records = read_json_list(data, FIELDS)[:limit]
+            return unique_ids([_from_record(r) for r in records], records)
         split = split or "full"
         if split not in SPLITS:
             raise LeanthinkError(f"prosqa: unknown split {split!r}; choose one of {', '.join(SPLITS)} "
                                  "or give --data FILE (e.g. ../shared/data/prosqa_valid.json)")
         if split == DRILL:
             return [drill_problem(f"prosqa-{split}-{seed}-{i}", random.Random(f"prosqa/drill/{seed}/{i}"))
-                    for i in range(500 if limit is None else limit)]
+                    for i in range(generated_count(limit))]
         size = split.removeprefix("train-")
         cfg = (self.config or SIZES[size]).validate()
         base = seed if split.startswith("train-") else seed + EVAL_SEED_OFFSET
         out = []
-        for i in range(500 if limit is None else limit):
+        for i in range(generated_count(limit)):
             item = generate_item(cfg, random.Random(f"prosqa/{size}/{base}/{i}"))
             out.append(_problem(f"prosqa-{split}-{seed}-{i}", item))
         return out
@@ -362,6 +363,7 @@ def _from_record(record: Record) -> Problem:
     for key in ("question", "answer"):
         if not isinstance(d[key], str):
             raise record.error(f"field {key!r} must be a string, got {type(d[key]).__name__}")
+        record.text(key)   # checks the characters
     for key in ("steps", "idx_to_symbol"):
         if not isinstance(d[key], list) or not all(isinstance(s, str) for s in d[key]):
             raise record.error(f"field {key!r} must be a list of strings")

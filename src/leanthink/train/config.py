@@ -3,8 +3,10 @@ theirs from here. Kept apart from sft.py so the command line can read them witho
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
+from .. import checks
 from ..errors import LeanthinkError
 
 
@@ -23,7 +25,7 @@ class SFTConfig:
     """Built-in size (micro, tiny, small, ...) for a new model; ignored with `init`."""
     task_tokens: bool = False
     """Give a new model's tokenizer the task's `added_tokens` (those the built-in BPE splits), appended
-    after every existing id; ignored with `init` (the checkpoint's tokenizer is kept)."""
+    after every existing id; refused with `init` (the checkpoint's tokenizer is kept)."""
     init: str | None = None
     """Start from this checkpoint (a path or builtin:NAME) instead of a new model."""
     steps: int = 2000
@@ -39,6 +41,7 @@ class SFTConfig:
     """Greedy CoT evaluation every this many steps (0: only at the end)."""
     eval_split: str = "easy"
     eval_limit: int = 100
+    """Problems per evaluation (0: no evaluation; `eval_split` is then not used)."""
     seed: int = 0
     bf16: bool = True
     """bf16 autocast for the forward pass (weights and optimiser stay fp32)."""
@@ -53,18 +56,41 @@ class SFTConfig:
         out = []
         for part in self.split.split(","):
             name, _, n = part.partition(":")
-            if not n.isdigit() or int(n) <= 0:
+            if not (n.isascii() and n.isdigit()) or int(n) <= 0:
                 raise LeanthinkError(f"--split stage {part!r}: expected NAME:STEPS with STEPS a positive integer")
             out.append((name.strip(), int(n)))
         return out
 
     def validate(self) -> "SFTConfig":
-        for field_, value in (("steps", self.steps), ("batch_size", self.batch_size)):
-            if value <= 0:
-                raise LeanthinkError(f"--{field_.replace('_', '-')} must be a positive integer, got {value}")
-        if not 0 <= self.direct_fraction <= 1:
-            raise LeanthinkError(f"--direct-fraction must be in [0, 1], got {self.direct_fraction}")
-        if self.lr <= 0:
-            raise LeanthinkError(f"--lr must be positive, got {self.lr}")
-        self.stages()
+        """Every field on its own (what needs the task, the output directory or the checkpoint is
+        checked by `sft.check_run`); raises LeanthinkError naming the flag, the value and what is allowed."""
+        from ..models.tiny import parse_size
+
+        checks.integer("--steps", self.steps, 1)
+        checks.integer("--batch-size", self.batch_size, 1)
+        # AdamW moves every weight by about lr per step: above 1 nothing is learned, above ~3e38 it overflows
+        checks.number("--lr", self.lr, 0, 1, low_open=True)
+        checks.integer("--warmup", self.warmup, 0)
+        checks.number("--weight-decay", self.weight_decay, 0)
+        checks.number("--direct-fraction", self.direct_fraction, 0, 1)
+        checks.integer("--eval-every", self.eval_every, 0)
+        checks.integer("--eval-limit", self.eval_limit, 0)
+        checks.seed("--seed", self.seed)
+        if self.threads is not None:
+            checks.integer("--threads", self.threads, 1, os.cpu_count() or 1)
+        parse_size(self.size)  # checked with --init too: a mistyped flag is a mistake either way
+        if self.init is not None and self.task_tokens:
+            raise LeanthinkError("--task-tokens extends a new model's tokenizer; with --init the checkpoint's "
+                                 "tokenizer is kept (drop --task-tokens, or train the tokens in the first run)")
+        keys = [k for k, _ in self.task_options]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise LeanthinkError(f"--task-option {key!r} is given {keys.count(key)} times; give each option once")
+        for name, _ in self.stages():
+            parts = name.split("+")
+            if len(set(parts)) < len(parts):  # the same split twice would repeat the same problems in a batch
+                raise LeanthinkError(f"--split {name!r}: a mixture names each split once")
+            if len(parts) > self.batch_size:  # a split with no share of the batch would never be trained on
+                raise LeanthinkError(f"--split {name!r} mixes {len(parts)} splits but --batch-size is "
+                                     f"{self.batch_size}; a batch needs at least one example of each")
         return self

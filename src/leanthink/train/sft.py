@@ -9,23 +9,26 @@ optimiser, as Coconut resets it between its stages.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from .. import checks
 from ..errors import LeanthinkError
 from ..prompting import PromptStyle
 from .config import SFTConfig
 from .data import sample_batch
 
 
-#: settings that do not change what is learned, so a run may resume with other values
-_NOT_RECIPE = ("eval_every", "eval_split", "eval_limit", "threads", "compile")
+#: settings that do not change what is learned, so a run may resume with other values (a moved
+#: output directory resumes too)
+_NOT_RECIPE = ("eval_every", "eval_split", "eval_limit", "threads", "compile", "out")
 
 
 def _recipe(config: dict) -> dict:
@@ -66,51 +69,179 @@ def add_task_tokens(tokenizer, words) -> int:
     return tokenizer.add_tokens([AddedToken(w, normalized=False) for w in new])
 
 
-def _load_model(path: str):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _load_model(spec: str):
+    """The `--init` checkpoint through the engine's strict loader (missing or misshaped tensors and a
+    foreign tokenizer are errors, never randomly initialised layers), in float32 for training."""
+    from safetensors import SafetensorError
 
-    from ..models.registry import resolve_model
+    from ..engine.loading import load_checkpoint
 
-    directory = resolve_model(path)
-    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32)
-    return model, AutoTokenizer.from_pretrained(directory)
+    try:
+        loaded = load_checkpoint(spec, device="cpu", dtype="float32")
+    except (OSError, ValueError, RuntimeError, SafetensorError) as e:  # a corrupt weights file, mostly
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise LeanthinkError(f"--init {spec}: cannot load the checkpoint ({first})") from None
+    tokenizer = loaded.tokenizer
+    if tokenizer.eos_token_id is None:  # every training target ends with it
+        raise LeanthinkError(f"--init {spec}: the tokenizer has no end-of-sequence token")
+    if tokenizer.pad_token_id is None:  # padding is masked out of attention and loss, so any id serves
+        tokenizer.pad_token = tokenizer.eos_token
+    return loaded.model, tokenizer
+
+
+@dataclass
+class RunPlan:
+    """What `check_run` found: the task, the stages, the saved state of an interrupted run (or None)
+    and the recipes the `--init` checkpoint records (or None)."""
+
+    task: object
+    stages: list[tuple[str, int]]
+    resume: dict | None
+    init_from: dict | None
+
+
+def check_run(cfg: SFTConfig) -> RunPlan:
+    """Every setting, checked before any work (no model built or loaded, nothing written): the fields,
+    the task and its options, the splits, the output directory, a saved run there and the `--init`
+    checkpoint's files."""
+    from ..tasks.base import GENERATED_MAX
+    from .data import POOL_BATCHES
+
+    cfg.validate()
+    # a batch is cut from a pool of POOL_BATCHES batches, and a task generates at most GENERATED_MAX
+    # problems per call: found here, not at step 1 or at the first evaluation
+    checks.integer("--batch-size", cfg.batch_size, 1, GENERATED_MAX // POOL_BATCHES)
+    checks.integer("--eval-limit", cfg.eval_limit, 0, GENERATED_MAX)
+    task = _task(cfg)
+    stages = cfg.stages()
+    for name, _ in stages:
+        for part in name.split("+"):
+            _check_split(task, cfg, "--split", part)
+    if cfg.eval_limit:
+        _check_split(task, cfg, "--eval-split", cfg.eval_split)
+    out = _check_out(cfg)
+    resume = _read_resume(cfg, out / "resume")
+    init_from = init_recipe(cfg.init) if cfg.init else None
+    return RunPlan(task, stages, resume, init_from)
+
+
+def _task(cfg: SFTConfig):
+    """The task with its `--task-option`s; only the constructor's text options can come from the
+    command line (a generator config object cannot)."""
+    import inspect
+
+    from ..tasks import get_task
+
+    params = inspect.signature(type(get_task(cfg.task))).parameters
+    textual = [n for n, p in params.items() if p.annotation in (str, "str")]
+    for key, value in cfg.task_options:
+        if key not in textual:
+            raise LeanthinkError(f"--task-option {key}={value}: task {cfg.task!r} has no option {key!r}; "
+                                 f"its options: {', '.join(textual) or 'none'}")
+    return get_task(cfg.task, **dict(cfg.task_options))
+
+
+def _check_split(task, cfg: SFTConfig, flag: str, split: str) -> None:
+    if not task.splits:
+        from ..tasks import get_task, task_names
+
+        generated = [n for n in task_names() if get_task(n).splits]
+        raise LeanthinkError(f"{flag} {split!r}: task {cfg.task!r} has no generated splits to train on (it reads "
+                             f"data files); choose a generated task: {', '.join(generated)}")
+    if split not in task.splits:
+        raise LeanthinkError(f"{flag}: task {cfg.task!r} has no generated split {split!r}; "
+                             f"choose from {', '.join(task.splits)}")
+
+
+def _check_out(cfg: SFTConfig) -> Path:
+    """`--out` must be new, empty, or hold a run of this command: the finished checkpoint replaces the
+    whole directory, so anything else there would be deleted."""
+    out = checks.output_dir("--out", cfg.out)
+    if out.exists():
+        # resume/ alone is this command's own (a run stopped during its first save)
+        others = [p for p in out.iterdir() if p.name != "resume"]
+        if others and not (out / "resume" / "state.json").exists():
+            raise LeanthinkError(f"--out {out}: the directory holds files but no run to resume "
+                                 f"({out / 'resume' / 'state.json'}); the finished checkpoint replaces the whole "
+                                 "directory, so choose a new or empty --out")
+        if not os.access(out.absolute().parent, os.W_OK | os.X_OK):
+            raise LeanthinkError(f"--out {out}: cannot write in {out.absolute().parent} (permission denied); "
+                                 "the checkpoint is built beside --out and then swapped in")
+    return out
+
+
+def _read_resume(cfg: SFTConfig, directory: Path) -> dict | None:
+    """The saved state of an interrupted run in `directory` (None if there is none), refused when its
+    recipe differs from `cfg` or its files are unreadable."""
+    state_file = directory / "state.json"
+    if not state_file.exists():
+        return None
+    start_over = f"delete {directory} to start the run over"
+    try:
+        saved = json.loads(state_file.read_text())
+        config, state = saved["config"], saved["state"]
+        for key, kind in (("stage", int), ("step", int), ("history", list), ("elapsed_s", (int, float))):
+            if not isinstance(state[key], kind):
+                raise TypeError(f"{key} is {state[key]!r}")
+        diff = _recipe_diff(config, cfg)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise LeanthinkError(f"{state_file}: not a readable resume state ({type(e).__name__}: {e}); "
+                             f"{start_over}") from None
+    if diff:
+        raise LeanthinkError(f"{directory} holds a run with other settings ({diff}); resume it with the same "
+                             f"settings, or use another --out, or {start_over}")
+    from safetensors.torch import load_file
+
+    try:
+        weights = load_file(directory / "model.safetensors")
+        optimizer = torch.load(directory / "optimizer.pt", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - whatever a torn or foreign file raises, the answer is the same
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise LeanthinkError(f"{directory}: cannot read the saved weights or optimiser ({first}); "
+                             f"{start_over}") from None
+    return {"state": state, "weights": weights, "optimizer": optimizer}
+
+
+def _recipe_diff(saved: dict, cfg: SFTConfig) -> str:
+    """'--lr 0.003 saved, 0.0001 now; ...' for the recipe fields that differ (empty if none)."""
+    now = _recipe(json.loads(json.dumps(asdict(cfg))))
+    saved = _recipe(saved)
+    flag = {"task_options": "task-option"}
+    return "; ".join(f"--{flag.get(k, k.replace('_', '-'))} {saved.get(k)!r} saved, {now.get(k)!r} now"
+                     for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k))
+
+
+def _load_resume_weights(model, weights: dict, directory: Path) -> None:
+    try:
+        result = model.load_state_dict(weights, strict=False)
+    except RuntimeError as e:
+        raise LeanthinkError(f"{directory}: the saved weights do not fit the model ({str(e).splitlines()[0]}); "
+                             f"delete {directory} to start the run over") from None
+    missing = [k for k in result.missing_keys if k != "lm_head.weight"]  # tied to the embedding: not saved
+    if missing or result.unexpected_keys:
+        raise LeanthinkError(f"{directory}: the saved weights do not fit the model ({len(missing)} missing, "
+                             f"{len(result.unexpected_keys)} unexpected tensors); delete {directory} to start over")
+    model.tie_weights()
 
 
 def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) -> Path:
     """Run (or resume) the recipe; returns the output checkpoint directory. `stop_after` ends the call
     after that many optimiser steps (at a save point), as an interruption would."""
     from ..models.registry import save_checkpoint
-    from ..tasks import get_task
 
-    cfg.validate()
+    plan = check_run(cfg)
+    task, stages = plan.task, plan.stages
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    task = get_task(cfg.task, **dict(cfg.task_options))
-    stages = cfg.stages()
-    for name, _ in stages:
-        parts = name.split("+")
-        if len(set(parts)) < len(parts):  # the same split twice would repeat the same problems in a batch
-            raise LeanthinkError(f"--split {name!r}: a mixture names each split once")
-        for part in parts:
-            if part not in task.splits:
-                raise LeanthinkError(f"task {cfg.task!r} has no generated split {part!r}; "
-                                     f"choose from {', '.join(task.splits)}")
     out = Path(cfg.out)
     resume_dir = out / "resume"
     model, tokenizer = _load_model(cfg.init) if cfg.init else _new_model(cfg, task)
     style = PromptStyle("plain")
     state = {"stage": 0, "step": 0, "history": [], "elapsed_s": 0.0}
     opt_state = None
-    if (resume_dir / "state.json").exists():
-        saved = json.loads((resume_dir / "state.json").read_text())
-        if _recipe(saved["config"]) != _recipe(json.loads(json.dumps(asdict(cfg)))):
-            raise LeanthinkError(f"{resume_dir} holds a run with other settings; use another --out or delete it")
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(resume_dir / "model.safetensors"), strict=False)
-        model.tie_weights()
-        opt_state = torch.load(resume_dir / "optimizer.pt", weights_only=True)
-        state = saved["state"]
+    if plan.resume is not None:
+        _load_resume_weights(model, plan.resume["weights"], resume_dir)
+        opt_state, state = plan.resume["optimizer"], plan.resume["state"]
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -135,6 +266,10 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
                 batch = sample_batch(task, split, step + 100_000 * stage_i, cfg.seed, cfg.batch_size,
                                      cfg.direct_fraction, tokenizer, style)
                 loss = sft_step(forward, model, opt, batch, cfg.bf16)
+                if not math.isfinite(loss.item()):  # nothing is saved from here on: the last resume state stays
+                    raise LeanthinkError(f"training diverged: the loss is {loss.item()} at step {step + 1} of "
+                                         f"stage {split!r} (try a lower --lr, or --no-bf16); the last saved state "
+                                         f"in {resume_dir} is kept")
                 state["step"] = step + 1
                 bar.update(job, completed=step + 1, info=f"loss {loss.item():.3f}")
                 last = step + 1 == total
@@ -156,8 +291,8 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
     state["elapsed_s"] = time.time() - t0
     meta = {"prompt_style": "plain", "task": cfg.task, "train_config": asdict(cfg), "history": state["history"],
             "train_time_s": round(state["elapsed_s"], 1)}
-    if cfg.init and (parent := init_recipe(cfg.init)):
-        meta["init_from"] = parent
+    if plan.init_from:
+        meta["init_from"] = plan.init_from
     save_checkpoint(model, tokenizer, out, meta)
     return out
 
@@ -165,13 +300,20 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
 def init_recipe(init: str) -> dict | None:
     """The recipe of the checkpoint a run starts from (its `train_config`, `train_time_s` and, in turn,
     its own `init_from`), so a checkpoint's `leanthink.json` records every run that made it, not
-    only the last one. None when `init` holds no leanthink.json (a model from elsewhere)."""
+    only the last one. None when `init` holds no leanthink.json (a model from elsewhere, a GGUF file)."""
     from ..models.registry import resolve_model
 
+    if not init.startswith("builtin:") and Path(init).expanduser().is_file():
+        return None  # a GGUF file: load_checkpoint says whether it is one
     path = resolve_model(init) / "leanthink.json"
     if not path.exists():
         return None
-    meta = json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise LeanthinkError(f"--init {init}: {path} is not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise LeanthinkError(f"--init {init}: {path} must hold a JSON object, got {type(meta).__name__}")
     return {k: meta[k] for k in ("train_config", "train_time_s", "init_from") if k in meta}
 
 
@@ -203,13 +345,36 @@ def _save_resume(directory: Path, model, opt, cfg: SFTConfig, state: dict) -> No
 
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
-    # each file is written to a temp name and renamed, so a kill mid-save leaves the previous state
+    # every file is written to a temp name first (the slow part), then the three are renamed together,
+    # with Ctrl-C held back, so an interruption leaves the previous state or the new one, never
+    # one step's weights beside another step's optimiser and position
     save_file(tensors, directory / "model.safetensors.tmp")
-    os.replace(directory / "model.safetensors.tmp", directory / "model.safetensors")
     torch.save(opt.state_dict(), directory / "optimizer.pt.tmp")
-    os.replace(directory / "optimizer.pt.tmp", directory / "optimizer.pt")
     (directory / "state.json.tmp").write_text(json.dumps({"config": asdict(cfg), "state": state}))
-    os.replace(directory / "state.json.tmp", directory / "state.json")
+    with _signals_deferred():
+        for name in ("model.safetensors", "optimizer.pt", "state.json"):
+            os.replace(directory / f"{name}.tmp", directory / name)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT and SIGTERM inside the block and deliver them when it ends."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread sets handlers
+        yield
+        return
+    pending = []
+    old = {sig: signal.signal(sig, lambda signum, frame: pending.append(signum))
+           for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(pending):
+            signal.raise_signal(sig)
 
 
 @torch.no_grad()
