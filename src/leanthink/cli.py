@@ -31,6 +31,15 @@ def _mount_concepts() -> None:
 _mount_concepts()
 
 
+def _mount_bench() -> None:
+    from .bench.cli import app as bench_app
+
+    app.add_typer(bench_app, name="bench", help="Benchmarks that compare methods on the same problems and seeds.")
+
+
+_mount_bench()
+
+
 @app.command("eval")
 def eval_cmd(
     task: str = typer.Option(..., help="Task: arith, prosqa, gsm8k, math500, aime."),
@@ -45,6 +54,9 @@ def eval_cmd(
     max_new_tokens: Optional[int] = typer.Option(None, help="Token budget per problem."),
     temperature: Optional[float] = typer.Option(None, help="Sampling temperature (0 = greedy)."),
     batch_size: Optional[int] = typer.Option(None, help="Problems decoded together (outputs do not depend on it)."),
+    budget: Optional[int] = typer.Option(None, help="Samples / particles per problem (scaling methods)."),
+    prm: Optional[str] = typer.Option(None, help="Scorer for scaling methods: a PRM directory (Qwen2.5-Math-PRM "
+                                                 "format), builtin:arith-prm, or oracle (the exact verifier)."),
     set_: list[str] = typer.Option([], "--set", help="Other method settings, KEY=VALUE (repeatable)."),
     prompt_style: Optional[str] = typer.Option(None, help="plain, chat or completion (default: from the model)."),
     instruction: Optional[str] = typer.Option(None, help="Replace the CoT instruction of chat/completion prompts."),
@@ -75,16 +87,30 @@ def eval_cmd(
         checks.distinct("--out", out, "--data", data)
     ResultsFile(out).refresh()   # a damaged results file is an error now, not after the model loads
     settings = method_settings(method, set_, max_new_tokens=max_new_tokens, temperature=temperature,
-                               batch_size=batch_size, **({"seed": seed} if has_setting(method, "seed") else {}))
+                               batch_size=batch_size, budget=budget,
+                               **({"seed": seed} if has_setting(method, "seed") else {}))
     m = get_method(method, **settings)
+    if prm is not None and not m.needs_scorer():
+        raise LeanthinkError(f"--prm does not apply to method {method!r}"
+                             + (" with weights=self-certainty" if m.scorer != "no" else " (it scores nothing)"))
+    if prm is None and m.needs_scorer():
+        raise LeanthinkError(f"method {method!r} needs a scorer: give --prm (a PRM directory, builtin:arith-prm or "
+                             "oracle), or --set weights=self-certainty")
     t = get_task(task)
     data_seed = seed if data_seed is None else data_seed
     problems = t.load(split=split, data=data, limit=limit, seed=data_seed)
     if not problems:
         raise LeanthinkError(f"task {task!r} gave no problems (check --data/--split/--limit)")
     engine = _engine_for(m, method, model, prompt_style, instruction, device, dtype, max_context)
-    info = RunInfo.create(task, split, data, data_seed, m, method, model if method != "reference" else "none", engine)
-    rows = run(m, engine, t, problems, info, out, chunk_size=getattr(m, "batch_size", 16), progress=progress)
+    scorer = None
+    if prm is not None:
+        from .scorers import load_scorer
+
+        scorer = load_scorer(prm, device=device, dtype=dtype)
+    info = RunInfo.create(task, split, data, data_seed, m, method, model if method != "reference" else "none", engine,
+                          scorer=scorer)
+    rows = run(m, engine, t, problems, info, out, chunk_size=getattr(m, "batch_size", 16), progress=progress,
+               scorer=scorer)
     console().print(render_table(summarise(rows), title=f"{out}"))
 
 
@@ -183,6 +209,39 @@ def train(
                     eval_limit=eval_limit, seed=seed, threads=threads, compile=compile, bf16=bf16)
     path = run_train(cfg, progress=progress)
     typer.echo(f"saved {path}")
+
+
+@app.command("train-prm")
+def train_prm(
+    task: str = typer.Option("arith", help="Generated task whose steps can be checked exactly."),
+    policy: str = typer.Option("builtin:arith", help="The reasoner whose solutions are labelled."),
+    init: str = typer.Option("builtin:arith", help="Causal LM the PRM's decoder starts from."),
+    out: Path = typer.Option(Path("runs/prm"), help="Output directory (OUT/model is the PRM; OUT/data caches rollouts)."),
+    split: str = typer.Option("train", help="Generated split of the training problems."),
+    problems: int = typer.Option(2000, help="Training problems."),
+    samples: int = typer.Option(4, help="Policy solutions per problem and temperature."),
+    temperatures: str = typer.Option("0.8,1.2", help="Sampling temperatures of the rollouts, comma-separated."),
+    eval_split: str = typer.Option("hard", help="Generated split of the held-out problems (step-level AUC)."),
+    eval_problems: int = typer.Option(200),
+    steps: int = typer.Option(1500),
+    batch_size: int = typer.Option(32),
+    lr: float = typer.Option(3e-4),
+    seed: int = typer.Option(0),
+    threads: Optional[int] = typer.Option(None),
+    progress: bool = typer.Option(True),
+):
+    """Train a process reward model (Qwen2.5-Math-PRM format) on the policy's labelled solutions."""
+    from .train.prm import PRMConfig
+    from .train.prm import train_prm as run
+
+    try:
+        temps = tuple(float(t) for t in temperatures.split(",") if t.strip())
+    except ValueError:
+        raise LeanthinkError(f"--temperatures {temperatures!r}: expected comma-separated numbers") from None
+    cfg = PRMConfig(task=task, split=split, policy=policy, init=init, out=str(out), problems=problems, samples=samples,
+                    temperatures=temps, eval_problems=eval_problems, eval_split=eval_split, steps=steps,
+                    batch_size=batch_size, lr=lr, seed=seed, threads=threads)
+    typer.echo(f"saved {run(cfg, progress=progress)}")
 
 
 @app.command()

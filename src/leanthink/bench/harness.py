@@ -33,7 +33,8 @@ class RunInfo:
     """What identifies a run; written into every line. `run_id` hashes everything that can change an
     output: task, split and data-generation seed or the data file's content, the method's identifying
     settings (not its batch size: outputs do not depend on it), the model's content hash, the sampling
-    seed, the prompt style with its instructions, dtype, device type and context limit."""
+    seed, the prompt style with its instructions, dtype, device type, context limit and the scorer
+    (a PRM's content hash)."""
 
     task: str
     split: str | None
@@ -51,11 +52,12 @@ class RunInfo:
     dtype: str = "float32"
     max_context: int | None = None
     identity: dict | None = None
+    scorer: str | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
     def create(cls, task: str, split: str | None, data, data_seed: int | None, method, method_name: str,
-               model: str, engine, extra: dict | None = None) -> "RunInfo":
+               model: str, engine, scorer=None, extra: dict | None = None) -> "RunInfo":
         style = engine.prompt_style
         return cls(task=task, split=split, data=str(data) if data else None, method=method_name,
                    settings=method.settings(), identity=method.identity(), model=model,
@@ -63,14 +65,16 @@ class RunInfo:
                    prompt_style=style.name, prompt=dataclasses.asdict(style),
                    data_seed=None if data else data_seed, data_hash=file_hash(data) if data else None,
                    device=getattr(engine, "device_type", "none"), dtype=getattr(engine, "dtype_name", "none"),
-                   max_context=getattr(engine, "max_context", None), extra=extra or {})
+                   max_context=getattr(engine, "max_context", None),
+                   scorer=scorer.identity() if scorer is not None else None, extra=extra or {})
 
     @property
     def run_id(self) -> str:
         key = json.dumps([self.task, self.split, self.data_hash or (self.data and os.path.abspath(self.data)),
                           self.data_seed, self.method, self.identity if self.identity is not None else self.settings,
                           self.model_hash or self.model, self.seed, self.prompt or self.prompt_style, self.device,
-                          self.dtype, self.max_context], sort_keys=True, default=str)
+                          self.dtype, self.max_context] + ([self.scorer] if self.scorer else []),
+                         sort_keys=True, default=str)
         return hashlib.sha256(key.encode()).hexdigest()[:12]
 
     def record(self) -> dict:
@@ -79,7 +83,7 @@ class RunInfo:
                 "data_seed": self.data_seed, "data_hash": self.data_hash, "method": self.method,
                 "settings": self.settings, "model": self.model, "model_hash": self.model_hash, "seed": self.seed,
                 "prompt_style": self.prompt_style, "prompt": self.prompt, "device": self.device, "dtype": self.dtype,
-                "max_context": self.max_context, **self.extra}
+                "max_context": self.max_context, "scorer": self.scorer, **self.extra}
 
 
 def file_hash(path) -> str:
@@ -97,7 +101,7 @@ def grade(task: Task, problem: Problem, result: Result) -> tuple[str | None, boo
 
 
 def run(method: Method, engine, task: Task, problems: list[Problem], info: RunInfo, out: Path,
-        chunk_size: int = 16, progress: bool = True) -> list[dict]:
+        chunk_size: int = 16, progress: bool = True, scorer=None) -> list[dict]:
     """Solve the problems not yet in `out` for this run, appending a line per problem; returns every
     line of this run (old and new) in problem order. Safe to run twice at once on the same file: each
     process skips what the other has written and no line is written twice."""
@@ -120,7 +124,7 @@ def run(method: Method, engine, task: Task, problems: list[Problem], info: RunIn
             chunk = [p for p in todo[start:start + chunk_size] if p.id not in done]
             if not chunk:
                 continue
-            solved = method.solve(engine, task, chunk)
+            solved = method.solve(engine, task, chunk, scorer=scorer)
             if len(solved) != len(chunk):
                 raise LeanthinkError(f"method {info.method!r} returned {len(solved)} results for {len(chunk)} problems")
             graded = [(p, res, *grade(task, p, res)) for p, res in zip(chunk, solved)]

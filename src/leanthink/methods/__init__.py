@@ -12,6 +12,14 @@ _REGISTRY: dict[str, str] = {
     "cot": "leanthink.methods.basic:CoT",
     "direct": "leanthink.methods.basic:Direct",
     "reference": "leanthink.methods.basic:Reference",
+    "self-consistency": "leanthink.methods.scaling.sampling:SelfConsistency",
+    "best-of-n": "leanthink.methods.scaling.sampling:BestOfN",
+    "weighted-best-of-n": "leanthink.methods.scaling.sampling:WeightedBestOfN",
+    "beam": "leanthink.methods.scaling.beam:Beam",
+    "dvts": "leanthink.methods.scaling.beam:DVTS",
+    "particle-filter": "leanthink.methods.scaling.particle_filter:ParticleFilter",
+    "particle-gibbs": "leanthink.methods.scaling.particle_gibbs:ParticleGibbs",
+    "parallel-tempering": "leanthink.methods.scaling.particle_gibbs:ParallelTempering",
 }
 
 

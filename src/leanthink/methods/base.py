@@ -1,6 +1,6 @@
 """The method interface: a frozen dataclass of settings and one batched entry point.
 
-`Method.solve(engine, task, problems)` returns one `Result` per problem. Methods speak in prompts,
+`Method.solve(engine, task, problems, scorer)` returns one `Result` per problem. Methods speak in prompts,
 sequences, steps and scores; they never index tensors (that is the engine's job).
 """
 
@@ -38,6 +38,8 @@ class Method(ABC):
     name = ""
     #: engine verbs the method uses (checked against the engine's capabilities before loading)
     requires: ClassVar[frozenset[str]] = BASIC
+    #: whether the method needs a scorer (a PRM or verifier) to run: "no", "optional" or "yes"
+    scorer: ClassVar[str] = "no"
 
     def settings(self) -> dict:
         return asdict(self)
@@ -46,6 +48,11 @@ class Method(ABC):
         """The settings that define the method's outputs (what the run id hashes)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.metadata.get("execution")}
 
+    def needs_scorer(self) -> bool:
+        """Whether this instance (its settings) scores with a scorer the caller must give."""
+        return self.scorer == "yes"
+
     @abstractmethod
-    def solve(self, engine, task: Task, problems: list[Problem]) -> list[Result]:
-        """Solve a batch of problems; one Result per problem, in order."""
+    def solve(self, engine, task: Task, problems: list[Problem], scorer=None) -> list[Result]:
+        """Solve a batch of problems; one Result per problem, in order. `scorer` is the PRM or
+        verifier the run was given (methods that score nothing ignore it)."""

@@ -34,7 +34,7 @@ class _Generate(Method):
     def sampling(self) -> SamplingParams:
         return SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p)
 
-    def solve(self, engine, task, problems):
+    def solve(self, engine, task, problems, scorer=None):
         style = engine.prompt_style
         prefix = style.response_prefix(self.mode)
         params = self.sampling()
@@ -74,5 +74,5 @@ class Reference(Method):
 
     name = "reference"
 
-    def solve(self, engine, task, problems):
+    def solve(self, engine, task, problems, scorer=None):
         return [Result(problem_id=p.id, output=task.reference_output(p), usage=Usage()) for p in problems]

@@ -130,9 +130,12 @@ def save_checkpoint(model, tokenizer, out: Path, meta: dict, dtype=None) -> None
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
-    model.to(dtype or torch.bfloat16).save_pretrained(tmp, safe_serialization=True)
-    model.to(torch.float32)
-    tokenizer.save_pretrained(tmp)
+    from ..engine.loading import quiet_transformers
+
+    with quiet_transformers():   # no "Writing model shards" bar in the user's log
+        model.to(dtype or torch.bfloat16).save_pretrained(tmp, safe_serialization=True)
+        model.to(torch.float32)
+        tokenizer.save_pretrained(tmp)
     (tmp / "leanthink.json").write_text(json.dumps(meta, indent=2))
     if (out / "resume").exists():
         shutil.move(str(out / "resume"), tmp / "resume")

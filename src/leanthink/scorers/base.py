@@ -73,13 +73,18 @@ class Scorer(ABC):
     oracle: bool = False
 
     @abstractmethod
-    def attach(self, seqs, problems, task) -> None:
-        """Start following every row of the policy handle `seqs`; row i solves `problems[i]`."""
+    def attach(self, seqs, problems, task=None, aggregation: str | None = None) -> None:
+        """Start following every row of the policy handle `seqs`; row i solves `problems[i]`.
+        `aggregation` overrides how a PRM turns step scores into a solution's score."""
 
     @abstractmethod
     def score(self, seqs, steps: list[str | None]) -> list[float | None]:
         """Append `steps[r]` (a step's text; None: row r has no new step) to row r's solution and
         return the score of the whole solution so far, in [0, 1] (None for rows without a step)."""
+
+    def identity(self) -> str:
+        """What identifies the scorer in a run id (its name and content hash)."""
+        return self.name
 
     def step_scores(self, seqs) -> list[list[float]]:
         """Every score each row has received, in order (per-step scores for a PRM)."""

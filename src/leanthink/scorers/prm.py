@@ -91,6 +91,9 @@ class ProcessRewardModel(Scorer):
                           model_hash=model_hash(directory), scorer=True)
         return cls(engine, head.to(device=device, dtype=torch_dtype), fmt, aggregation, name=spec)
 
+    def identity(self) -> str:
+        return f"{self.name}#{self.engine.model_hash}"
+
     # ---------------------------------------------------------------- scoring
     def prefix(self, question: str) -> str:
         """The PRM's input before the first step."""
@@ -105,12 +108,15 @@ class ProcessRewardModel(Scorer):
         text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
         return text[:text.index(marker)]
 
-    def attach(self, seqs, problems, task=None) -> None:
+    def attach(self, seqs, problems, task=None, aggregation: str | None = None) -> None:
+        agg = aggregation or self.aggregation
+        if agg not in AGGREGATIONS:
+            raise LeanthinkError(f"PRM aggregation must be one of {', '.join(AGGREGATIONS)}, got {agg!r}")
         if len(problems) != len(seqs):
             raise LeanthinkError(f"attach got {len(problems)} problems for {len(seqs)} rows")
         requests = [row.request for row in seqs.rows]   # one Usage per problem, for policy and PRM
         own = self.engine.prefill([self.prefix(p.question) for p in problems], requests=requests)
-        seqs.followers.append(EngineFollower(self, self.engine, own, [{"scores": []} for _ in problems]))
+        seqs.followers.append(EngineFollower(self, self.engine, own, [{"scores": [], "agg": agg} for _ in problems]))
 
     @torch.no_grad()
     def score(self, seqs, steps: list[str | None]) -> list[float | None]:
@@ -120,19 +126,29 @@ class ProcessRewardModel(Scorer):
         if not todo:
             return [None] * len(steps)
         sep = [self.separator]
-        if self.aggregation == "model":   # the prefix as one step: read at a separator that is taken back
-            states = self.engine._probe(state.seqs, {r: sep for r in todo}, keep=todo)
-        else:
-            states = self.engine._probe(state.seqs, {}, keep={r: x + sep for r, x in todo.items()})
+        whole = {r for r in todo if state.data[r]["agg"] == "model"}
+        # `model` reads the prefix as one step, at a separator that is taken back out; the others keep it
+        states = self.engine._probe(state.seqs, {r: sep for r in whole},
+                                    keep={r: x + ([] if r in whole else sep) for r, x in todo.items()})
         out: list[float | None] = [None] * len(steps)
         for r in todo:
             hidden = states[r][0][-1]
             p = float(torch.softmax(self.head(hidden[None].to(self.head[0].weight.dtype)).float(), -1)[0, 1])
             history = state.data[r]["scores"]
             history.append(p)
-            out[r] = aggregate(history, self.aggregation)
+            out[r] = aggregate(history, state.data[r]["agg"])
         return out
 
+
+    @torch.no_grad()
+    def score_texts(self, questions: list[str], solutions: list[str]) -> tuple[list[float], int]:
+        """Scores of whole solutions read as one step each, from scratch in one batched pass (no cache
+        kept): for callers that hand over text, not rows. Returns (scores, tokens run)."""
+        texts = [self.prefix(q) + s.rstrip() + self.format.step_separator for q, s in zip(questions, solutions)]
+        seqs = self.engine.prefill(texts)
+        hidden = seqs.last_hidden.to(self.head[0].weight.dtype)
+        scores = torch.softmax(self.head(hidden).float(), -1)[:, 1].tolist()
+        return scores, sum(u.scorer_tokens for u in self.engine.usage(seqs))
 
     def _step_text(self, row: dict, step: str) -> str:
         """What the PRM reads for a new step. Separated steps are stripped (the separator replaces the
@@ -141,7 +157,7 @@ class ProcessRewardModel(Scorer):
         last word, as in training)."""
         if not self.format.strip_steps:
             return step
-        if self.aggregation != "model":
+        if row["agg"] != "model":
             return step.strip()
         body = step.rstrip()
         text, row["ws"] = row.get("ws", "") + body, step[len(body):]

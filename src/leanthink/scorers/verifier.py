@@ -16,7 +16,7 @@ class ExactVerifier(Scorer):
     name = "exact-verifier"
     oracle = True
 
-    def attach(self, seqs, problems, task) -> None:
+    def attach(self, seqs, problems, task=None, aggregation=None) -> None:
         if len(problems) != len(seqs):
             raise ValueError(f"attach got {len(problems)} problems for {len(seqs)} rows")
         self.task = task

@@ -120,6 +120,7 @@ def generate(cfg: ArithConfig, rng: random.Random, trace: str = "compact") -> tu
 
 class ArithTask(Task):
     name = "arith"
+    exact_steps = True
     splits = tuple(SPLITS)
     answer_kind = "number"
 

@@ -87,6 +87,22 @@ class Task(ABC):
         """Training target for built-in reasoners: gold steps one per line, then `Answer: X`."""
         return self.reference_output(problem)
 
+    #: whether `cot_target` is the one right trace, so each step of a solution can be checked exactly
+    exact_steps: bool = False
+
+    def step_labels(self, problem: Problem, steps: list[str]) -> list[bool] | None:
+        """Whether each step keeps a solution on a right path: step i is right iff steps 1..i are the
+        first i lines of the gold trace (tasks with `exact_steps`); None when the task cannot tell
+        (real data: a PRM for it needs Monte-Carlo labels)."""
+        if not self.exact_steps:
+            return None
+        gold = [line.strip() for line in self.cot_target(problem).splitlines() if line.strip()]
+        ok, out = True, []
+        for i, s in enumerate(steps):
+            ok = ok and i < len(gold) and s.strip() == gold[i]
+            out.append(ok)
+        return out
+
     def loss_spans(self, problem: Problem, target: str) -> list[tuple[int, int]] | None:
         """Character spans of a training target that the loss covers (None: all of it, and the EOS)."""
         return None

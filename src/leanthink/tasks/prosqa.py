@@ -74,6 +74,7 @@ class ProsQATask(Task):
     splits = SPLITS
     cot_only_splits = (DRILL,)
     answer_kind = "entity"
+    exact_steps = True
 
     def __init__(self, trace: str = "path", config: ProsQAConfig | None = None, loss: str = "all"):
         if trace not in TRACES:

@@ -1,0 +1,92 @@
+"""`leanthink bench ...`: the benchmarks that compare methods (each writes JSONL, a summary and a PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import LeanthinkError
+
+app = typer.Typer(no_args_is_help=True, help="Benchmarks that compare methods on the same problems and seeds.")
+
+
+def _list(flag: str, text: str, kind=str) -> tuple:
+    try:
+        items = tuple(kind(x.strip()) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise LeanthinkError(f"{flag} {text!r}: expected comma-separated {kind.__name__}s") from None
+    if not items or len(set(items)) != len(items):
+        raise LeanthinkError(f"{flag} {text!r}: expected a non-empty list without repeats")
+    return items
+
+
+@app.command()
+def scaling(
+    model: str = typer.Option("builtin:arith-weak", help="Policy: builtin:NAME, a model directory or a .gguf file."),
+    prm: Optional[str] = typer.Option("builtin:arith-prm", help="PRM directory, builtin:NAME, or oracle."),
+    task: str = typer.Option("arith"),
+    split: Optional[str] = typer.Option("search", help="Generated split (or --data)."),
+    data: Optional[Path] = typer.Option(None, help="Data file instead of a generated split."),
+    limit: int = typer.Option(100, help="Problems."),
+    methods: str = typer.Option(",".join(("self-consistency", "best-of-n", "weighted-best-of-n", "beam", "dvts",
+                                          "particle-filter", "particle-gibbs", "parallel-tempering"))),
+    budgets: str = typer.Option("1,2,4,8,16,32"),
+    weights: str = typer.Option("prm", help="prm or self-certainty."),
+    set_: list[str] = typer.Option([], "--set", help="A setting for every method, KEY=VALUE."),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(Path("results/scaling"), help="Output directory."),
+    progress: bool = typer.Option(True),
+):
+    """Every scaling method at every budget: accuracy and cost, a PNG and the budget that matches DVTS."""
+    from ..methods.settings import parse_value
+    from ..methods.scaling.base import Scaling
+    from .scaling import run_scaling
+
+    extra = {}
+    for item in set_:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in Scaling.__dataclass_fields__:
+            raise LeanthinkError(f"--set {item!r}: expected KEY=VALUE with a setting every scaling method has "
+                                 f"({', '.join(Scaling.__dataclass_fields__)})")
+        extra[key] = parse_value(Scaling, key, raw)
+    if data is not None:
+        split = None
+    summaries = run_scaling(model, prm if weights == "prm" else None, task, split, data, limit, out,
+                            _list("--methods", methods), _list("--budgets", budgets, int), seed, weights, extra, progress)
+    typer.echo((out / "summary.md").read_text())
+    typer.echo(f"results: {out / 'scaling.jsonl'}   plot: {out / 'scaling.png'}   ({len(summaries)} runs)")
+
+
+@app.command("its-hub")
+def its_hub(
+    model: str = typer.Option("builtin:arith-weak"),
+    prm: str = typer.Option("builtin:arith-prm"),
+    task: str = typer.Option("arith"),
+    split: Optional[str] = typer.Option("search"),
+    data: Optional[Path] = typer.Option(None),
+    budget: int = typer.Option(8, help="Particles per problem."),
+    limit: int = typer.Option(20, help="Problems."),
+    seed: int = typer.Option(0),
+    max_steps: int = typer.Option(48),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+):
+    """Particle filtering by its_hub and by leanthink on the same model, PRM, problems and seeds."""
+    import json
+
+    from .. import checks
+    from .its_hub import compare
+
+    checks.integer("--budget", budget, 1, 4096)
+    checks.integer("--limit", limit, 1, 100_000)
+    checks.seed("--seed", seed)
+    result = compare(model, prm, task, None if data else split, data, budget, limit, seed, max_steps)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    for side in ("leanthink", "its_hub"):
+        r = result[side]
+        typer.echo(f"{side:10s} accuracy {r['accuracy']:.1%}  wall {r['wall_s']:.1f} s  forward tokens "
+                   f"{r['forward_tokens']}  PRM tokens {r['prm_tokens']}")
+    typer.echo(f"speedup (its_hub wall / leanthink wall): {result['speedup']:.2f}x")
