@@ -217,6 +217,12 @@ class Particles:
     def answer(self, r: int) -> str | None:
         return self.b.task.extract(self.b.prefix + self.states[r].text)
 
+    def finish_best(self, p: int, trace: dict | None = None) -> Result:
+        """Problem p's Result from its highest-weight particle (the first, on a tie)."""
+        rows = self.rows_of(p)
+        chosen = max(rows, key=lambda r: self.states[r].logw)
+        return self.finish(p, chosen, self.answer(chosen), trace)
+
     def finish(self, p: int, chosen: int, answer: str | None, trace: dict | None = None) -> Result:
         """Problem p's Result from row `chosen` (and `answer`, e.g. a vote), with what its particles did."""
         rows = self.rows_of(p)

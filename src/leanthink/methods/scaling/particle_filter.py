@@ -99,11 +99,11 @@ class ParticleFilter(Scaling):
         return s.logw - base[r] if self.weighting == "ratio" else s.logw
 
     def _answer(self, particles: Particles, p: int, resampled: int):
+        if self.answer == "argmax":
+            return particles.finish_best(p, {"resampled": resampled})
         rows = particles.rows_of(p)
-        logw = [particles.states[r].logw for r in rows]
-        chosen = rows[int(np.argmax(logw))]
-        answer = particles.answer(chosen)
-        if self.answer == "vote":
-            answer = vote([particles.answer(r) for r in rows], list(softmax(np.array(logw))))
-            chosen = next((r for r in rows if particles.answer(r) == answer), chosen)
+        answers = [particles.answer(r) for r in rows]
+        answer = vote(answers, list(softmax([particles.states[r].logw for r in rows])))
+        chosen = max((r for r, a in zip(rows, answers) if a == answer), key=lambda r: particles.states[r].logw,
+                     default=rows[0])
         return particles.finish(p, chosen, answer, {"resampled": resampled})

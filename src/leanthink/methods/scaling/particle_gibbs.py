@@ -58,7 +58,7 @@ class ParticleGibbs(Scaling):
             particles = run_iteration(self, batch, n, refs, self.tau, it)
             refs = [draw_reference(particles, p, batch.rng(p, "reference", it), self.tau)
                     for p in range(len(batch.problems))]
-        return [finish_argmax(particles, p) for p in range(len(batch.problems))]
+        return [particles.finish_best(p) for p in range(len(batch.problems))]
 
 
 def run_iteration(m: Scaling, batch, n: int, refs: list[State | None], tau: float, it: int, tag=()) -> Particles:
@@ -143,12 +143,6 @@ def draw_reference(particles: Particles, p: int, rng: np.random.Generator, tau: 
     return particles.states[rows[int(rng.choice(len(rows), p=probs))]].copy()
 
 
-def finish_argmax(particles: Particles, p: int):
-    rows = particles.rows_of(p)
-    chosen = max(rows, key=lambda r: particles.states[r].logw)
-    return particles.finish(p, chosen, particles.answer(chosen))
-
-
 @dataclass(frozen=True)
 class ParallelTempering(Scaling):
     name = "parallel-tempering"
@@ -193,4 +187,4 @@ class ParallelTempering(Scaling):
                     if batch.rng(p, "swap", k, it).random() < accept:
                         refs[k][p], refs[k + 1][p] = b, a
             final = runs[0]
-        return [finish_argmax(final, p) for p in range(len(batch.problems))]
+        return [final.finish_best(p) for p in range(len(batch.problems))]

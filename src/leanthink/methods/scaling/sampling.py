@@ -64,9 +64,7 @@ class BestOfN(Scaling):
         return [self.pick(particles, p) for p in range(len(batch.problems))]
 
     def pick(self, particles: Particles, p: int):
-        rows = particles.rows_of(p)
-        chosen = max(rows, key=lambda r: particles.states[r].score)
-        return particles.finish(p, chosen, particles.answer(chosen))
+        return particles.finish_best(p)   # logw = logit(score): the same order as the score
 
 
 @dataclass(frozen=True)
