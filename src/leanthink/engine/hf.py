@@ -150,7 +150,7 @@ class HFEngine(ForwardMixin, Engine):
         if len(plist) != len(asked) or not all(isinstance(p, SamplingParams) for p in plist):
             raise LeanthinkError(f"extend: give one SamplingParams, or one per row asked ({len(asked)})")
         vocab = self.lm_head.weight.shape[0]
-        choosers: dict[int, Chooser] = {}
+        choosers: dict[tuple, Chooser] = {}   # rows whose token choice is alike sample together
         out, run = {}, {}
         for r, p in zip(asked, plist):
             row = seqs.rows[r]
@@ -163,7 +163,10 @@ class HFEngine(ForwardMixin, Engine):
                     f"{p.max_new_tokens} exceeds the model's context of {self.max_context} ({self.context_source})")
             row.detok.advance(self._decode)
             out[r] = Completion(text="")
-            run[r] = (p, choosers.setdefault(id(p), Chooser(p, vocab, self.device, self.eos_ids)),
+            key = p.choice_key()
+            if key not in choosers:
+                choosers[key] = Chooser(p, vocab, self.device, self.eos_ids)
+            run[r] = (p, choosers[key],
                       len(row.detok.text))
         self._touch([seqs.rows[r] for r in asked])
         sampled = dict.fromkeys(run, 0)

@@ -79,6 +79,12 @@ class SamplingParams:
     def greedy(self) -> bool:
         return self.temperature == 0
 
+    def choice_key(self) -> tuple:
+        """Everything that decides how a token is chosen (not the length cap or the stop strings, which
+        are checked per row): rows with equal keys are sampled in one batched call."""
+        return (self.temperature, self.top_p, self.top_k, self.stop_token_ids, self.min_new_tokens, self.ignore_eos,
+                self.banned_token_ids, self.allowed_token_ids, self.logit_bias, self.logprobs, self.entropy)
+
 
 def _check_int(params, name: str, low: int, high: int | None = None) -> None:
     value = getattr(params, name)
