@@ -189,6 +189,35 @@ CASES = [
     ("report-markdown-dev-full", lambda e: ["report", e["out"], "--markdown", "/dev/full"],
      ["--markdown", "regular file"]),
     ("report-png-is-results", lambda e: ["report", e["out"], "--png", e["out"]], ["same file"]),
+    # scaling methods and their benches
+    ("pf-without-prm", lambda e: ARITH + ["--method", "particle-filter", "--model", e["model"]], ["needs a scorer"]),
+    ("sc-with-prm", lambda e: ARITH + ["--method", "self-consistency", "--prm", "oracle", "--model", e["model"]],
+     ["--prm does not apply"]),
+    ("budget-zero", lambda e: ARITH + ["--method", "particle-filter", "--budget", "0", "--prm", "oracle",
+                                       "--model", e["model"]], ["budget", "got 0"]),
+    ("pf-bad-resampling", lambda e: ARITH + ["--method", "particle-filter", "--set", "resampling=stratified",
+                                             "--prm", "oracle", "--model", e["model"]], ["resampling", "stratified"]),
+    ("pg-budget-not-multiple", lambda e: ARITH + ["--method", "particle-gibbs", "--budget", "5", "--prm", "oracle",
+                                                  "--model", e["model"]], ["budget 5", "multiple"]),
+    ("prm-missing", lambda e: ARITH + ["--method", "best-of-n", "--prm", e["tmp"] / "noprm", "--model", e["model"]],
+     ["does not exist"]),
+    ("prm-not-a-prm", lambda e: ARITH + ["--method", "best-of-n", "--prm", e["model"], "--model", e["model"]],
+     ["score.0.weight"]),
+    ("bench-scaling-budget-zero", lambda e: ["bench", "scaling", "--model", e["model"], "--prm", "oracle",
+                                             "--budgets", "0,2", "--out", e["tmp"] / "s"], ["--budgets", "got 0"]),
+    ("bench-scaling-repeat", lambda e: ["bench", "scaling", "--budgets", "2,2", "--out", e["tmp"] / "s"],
+     ["--budgets", "repeats"]),
+    ("bench-scaling-method", lambda e: ["bench", "scaling", "--model", e["model"], "--prm", "oracle", "--methods",
+                                        "magic", "--out", e["tmp"] / "s"], ["--methods", "magic"]),
+    ("bench-scaling-out-file", lambda e: ["bench", "scaling", "--model", e["model"], "--prm", "oracle",
+                                          "--out", e["out"]], ["--out", "is a file"]),
+    ("bench-scaling-set", lambda e: ["bench", "scaling", "--set", "width=3", "--out", e["tmp"] / "s"], ["--set"]),
+    ("bench-its-hub-budget", lambda e: ["bench", "its-hub", "--budget", "0"], ["--budget", "got 0"]),
+    ("train-prm-problems", lambda e: ["train-prm", "--problems", "0", "--out", e["tmp"] / "p"], ["--problems"]),
+    ("train-prm-temperatures", lambda e: ["train-prm", "--temperatures", "hot", "--out", e["tmp"] / "p"],
+     ["--temperatures"]),
+    ("train-prm-lr", lambda e: ["train-prm", "--lr", "nan", "--out", e["tmp"] / "p"], ["--lr", "finite"]),
+    ("train-prm-out-file", lambda e: ["train-prm", "--out", e["out"]], ["--out", "is a file"]),
     # demo
     ("demo-limit-zero", lambda e: ["demo", "--limit", "0", "--out", e["tmp"] / "d.jsonl"], ["--limit"]),
     ("demo-limit-huge", lambda e: ["demo", "--limit", "10000000", "--out", e["tmp"] / "d.jsonl"], ["--limit"]),
@@ -211,7 +240,8 @@ def test_bad_input_is_one_clear_error_and_touches_nothing(case, env, capsys):
     if "--out" not in args and args[0] == "eval":
         args += ["--out", str(env["out"])]
     before = env["out"].read_bytes()
-    code, _, err = run_cli(args + ([] if args[0] == "report" else ["--no-progress"]), capsys)
+    quiet = [] if args[0] == "report" or args[:2] == ["bench", "its-hub"] else ["--no-progress"]
+    code, _, err = run_cli(args + quiet, capsys)
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert code == 2, (name, code, err)
     assert "Traceback" not in err and "unexpected" not in err, err

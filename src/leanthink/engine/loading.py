@@ -96,6 +96,8 @@ def load_checkpoint(spec: str, device: str = "auto", dtype: str = "auto") -> Loa
         return Loaded(model.to(device), tokenizer, {}, gguf_hash(path), device, dtype)
     directory = resolve_model(spec)
     meta = read_meta(directory)
+    if "prm" in meta or any("ProcessRewardModel" in a for a in _architectures(directory)):
+        raise LeanthinkError(f"model {spec!r} is a process reward model, not a policy; give it as --prm")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
@@ -114,6 +116,16 @@ def load_checkpoint(spec: str, device: str = "auto", dtype: str = "auto") -> Loa
                              "refusing to run with randomly initialised layers")
     _check_model(model, tokenizer, spec)
     return Loaded(model.to(device), tokenizer, meta, model_hash(directory), device, dtype)
+
+
+def _architectures(directory: Path) -> list[str]:
+    import json
+
+    try:
+        arch = json.loads((directory / "config.json").read_text(encoding="utf-8")).get("architectures") or []
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return []   # transformers names what is wrong with config.json when it reads it
+    return [a for a in arch if isinstance(a, str)]
 
 
 def _name(key) -> str:

@@ -190,14 +190,17 @@ def _head_weights(directory: Path) -> dict:
     return out
 
 
-def save_prm(base, head: nn.Module, tokenizer, out: Path, fmt: PRMFormat = PRMFormat(), meta: dict | None = None) -> Path:
-    """Write a PRM directory in the Qwen2.5-Math-PRM layout (decoder under `model.`, head under `score.`)."""
+def save_prm(base, head: nn.Module, tokenizer, out: Path, fmt: PRMFormat = PRMFormat(), meta: dict | None = None,
+             dtype=torch.bfloat16) -> Path:
+    """Write a PRM directory in the Qwen2.5-Math-PRM layout (decoder under `model.`, head under `score.`),
+    weights in `dtype` (bfloat16, as the built-ins ship)."""
     from safetensors.torch import save_file
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in base.state_dict().items()}
-    tensors.update({f"score.{k}": v.detach().contiguous() for k, v in head.state_dict().items()})
+    cast = lambda v: v.detach().to(dtype).contiguous() if v.is_floating_point() else v.detach().contiguous()  # noqa: E731
+    tensors = {f"model.{k}": cast(v) for k, v in base.state_dict().items()}
+    tensors.update({f"score.{k}": cast(v) for k, v in head.state_dict().items()})
     save_file(tensors, out / "model.safetensors", metadata={"format": "pt"})
     config = base.config.to_dict()
     config["architectures"] = [f"{type(base).__name__.removesuffix('Model')}ForProcessRewardModel"]

@@ -63,10 +63,13 @@ class ArithConfig:
 #: Named splits. `easy` is short chains (the reasoner's sanity check); `hard` is where builtin:arith's
 #: greedy CoT lands between 30% and 70%: 10 operations (the longest it was trained on, ~90% right)
 #: and 11 (one past its training lengths, where it fails); docs/builtin-models.md has the per-length
-#: curve. `train` is what the built-in was trained on.
+#: curve. `search` is the testbed of inference-time scaling: 4-operation chains, where
+#: builtin:arith-weak's greedy CoT is right 30-60% of the time and one of 32 samples at temperature
+#: 0.8 almost always (docs/methods/particle-filter.md). `train` is what the built-ins were trained on.
 SPLITS: dict[str, ArithConfig] = {
     "easy": ArithConfig(min_steps=1, max_steps=3),
     "hard": ArithConfig(min_steps=10, max_steps=11),
+    "search": ArithConfig(min_steps=4, max_steps=4),
     "train": ArithConfig(min_steps=1, max_steps=10),
 }
 

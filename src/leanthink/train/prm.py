@@ -177,7 +177,10 @@ def train_prm(cfg: PRMConfig, progress: bool = True) -> Path:
     loaded = load_checkpoint(cfg.init, device="cpu", dtype="float32")
     tokenizer, lm = loaded.tokenizer, loaded.model
     tokenizer.add_special_tokens({"additional_special_tokens": [SEPARATOR]})
-    lm.resize_token_embeddings(len(tokenizer))
+    from ..engine.loading import quiet_transformers
+
+    with quiet_transformers():   # its note on how new rows are initialised is not for the user's log
+        lm.resize_token_embeddings(len(tokenizer))
     sep = tokenizer.convert_tokens_to_ids(SEPARATOR)
     base = lm.get_decoder()
     torch.manual_seed(cfg.seed)
