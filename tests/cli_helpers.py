@@ -23,4 +23,11 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-__all__ = ["run_cli", "pytest"]
+def train_micro_lightthinker(out, capsys, cache_tokens: int = 2) -> tuple[int, str, str]:
+    """`leanthink train --recipe lightthinker` for two steps of a micro model on `iterate`."""
+    return run_cli(["train", "--task", "iterate", "--size", "micro", "--steps", "2", "--batch-size", "4",
+                    "--eval-limit", "0", "--no-compile", "--recipe", "lightthinker", "--cache-tokens",
+                    str(cache_tokens), "--out", out, "--no-progress"], capsys)
+
+
+__all__ = ["run_cli", "train_micro_lightthinker", "pytest"]

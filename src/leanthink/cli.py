@@ -192,6 +192,10 @@ def train(
     threads: Optional[int] = typer.Option(SFTConfig.threads),
     compile: bool = typer.Option(SFTConfig.compile, help="torch.compile the training forward."),
     bf16: bool = typer.Option(SFTConfig.bf16, help="bf16 autocast for the forward pass (--no-bf16: float32)."),
+    recipe: str = typer.Option(SFTConfig.recipe, help="sft, or lightthinker (thoughts compressed into cache tokens)."),
+    cache_tokens: int = typer.Option(SFTConfig.cache_tokens, help="LightThinker: cache tokens per thought."),
+    segment_every: int = typer.Option(SFTConfig.segment_every,
+                                      help="LightThinker: 0 = a thought per trace line; k = every k tokens."),
     progress: bool = typer.Option(True),
 ):
     """SFT a built-in reasoner on generated CoT traces; writes a Hugging Face directory."""
@@ -206,7 +210,8 @@ def train(
     cfg = SFTConfig(task=task, task_options=tuple(options), split=split, out=str(out), size=size,
                     task_tokens=task_tokens, init=init, steps=steps, batch_size=batch_size,
                     lr=lr, warmup=warmup, direct_fraction=direct_fraction, eval_every=eval_every, eval_split=eval_split,
-                    eval_limit=eval_limit, seed=seed, threads=threads, compile=compile, bf16=bf16)
+                    eval_limit=eval_limit, seed=seed, threads=threads, compile=compile, bf16=bf16,
+                    recipe=recipe, cache_tokens=cache_tokens, segment_every=segment_every)
     path = run_train(cfg, progress=progress)
     typer.echo(f"saved {path}")
 
@@ -226,6 +231,7 @@ def train_prm(
     steps: int = typer.Option(1500),
     batch_size: int = typer.Option(32),
     lr: float = typer.Option(3e-4),
+    corruptions: int = typer.Option(2, help="Hard negatives per problem: the gold trace with one number changed."),
     seed: int = typer.Option(0),
     threads: Optional[int] = typer.Option(None),
     progress: bool = typer.Option(True),
@@ -240,7 +246,7 @@ def train_prm(
         raise LeanthinkError(f"--temperatures {temperatures!r}: expected comma-separated numbers") from None
     cfg = PRMConfig(task=task, split=split, policy=policy, init=init, out=str(out), problems=problems, samples=samples,
                     temperatures=temps, eval_problems=eval_problems, eval_split=eval_split, steps=steps,
-                    batch_size=batch_size, lr=lr, seed=seed, threads=threads)
+                    batch_size=batch_size, lr=lr, corruptions=corruptions, seed=seed, threads=threads)
     typer.echo(f"saved {run(cfg, progress=progress)}")
 
 

@@ -34,6 +34,11 @@ def test_scaling_sweep_writes_summary_plot_and_resumes(micro_dir, prm_dir, tmp_p
     assert len(lines) == 7 * 2
     run_scaling(**args)
     assert len(read_results(tmp_path / "s" / "scaling.jsonl")) == 7 * 2      # resumed: nothing redone
+    for s in summaries:
+        # the recomputation ratios: no method reruns what it already ran, except that particle Gibbs
+        # replays its reference particle once per later iteration
+        assert 0 < s["forward_ratio"] <= (1.0 if s["method"] != "particle-gibbs" else 2.0)
+        assert (s["scorer_ratio"] > 0) == (s["method"] != "self-consistency")
     reach = {r["method"]: r for r in reach_table(summaries)}
     assert reach["dvts"]["reaches"] in (1, 2) and reach["dvts"]["target"] == "dvts@2"
 
@@ -50,3 +55,16 @@ def test_its_hub_side_by_side(micro_dir, prm_dir, capsys):
     assert r["leanthink"]["forward_tokens"] < r["its_hub"]["forward_tokens"]
     assert r["leanthink"]["prm_tokens"] < r["its_hub"]["prm_tokens"]
     assert r["speedup"] > 0
+
+
+def test_report_labels_keep_budgets_and_weights_apart():
+    from leanthink.bench.report import label, markdown_table
+
+    base = {"task": "arith", "split": "search", "model": "m", "n": 1, "accuracy": 1.0, "ci95": [0.2, 1.0],
+            "mean_generated_tokens": 1, "mean_peak_tokens": 1, "mean_dep": 1, "mean_forward_tokens": 1,
+            "mean_latency_s": 0.1}
+    rows = [{**base, "method": "particle-filter", "settings": {"budget": b, "weights": w}}
+            for b, w in ((4, "prm"), (8, "prm"), (8, "self-certainty"))] + [{**base, "method": "cot", "settings": {}}]
+    assert [label(s) for s in rows] == ["particle-filter@4", "particle-filter@8",
+                                        "particle-filter[self-certainty]@8", "cot"]
+    assert "| particle-filter@8 |" in markdown_table(rows)

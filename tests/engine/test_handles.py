@@ -156,3 +156,17 @@ def test_extend_a_subset_with_per_row_settings(engine, prompts):
     assert first[0].token_ids + rest == alone(engine, prompts[1], 10)[0]
     with pytest.raises(LeanthinkError, match="one per row asked"):
         engine.extend(seqs, [GREEDY], rows=[0, 1])
+
+
+def test_resampling_rewrites_rows_in_place_and_rows_decode_as_their_source(engine, prompts):
+    """A same-size select (resampling) permutes rows inside the growing KV buffer; rows that are read
+    and overwritten in one select (a swap) must still get their sources' caches."""
+    seqs = engine.prefill(prompts[:3])
+    engine.extend(seqs, SamplingParams(max_new_tokens=4))          # the layers now have spare capacity
+    layer = seqs.cache.layers[0]
+    buffer = layer._kbuf
+    engine.select(seqs, [2, 0, 0])                                  # row 0 <- 2 and row 2 <- 0 at once
+    assert layer.keys.data_ptr() == buffer.data_ptr()               # rewritten in place, capacity kept
+    got = [c.token_ids for c in engine.extend(seqs, SamplingParams(max_new_tokens=6))]
+    want = [alone(engine, prompts[i], 10)[0][4:] for i in (2, 0, 0)]
+    assert got == want

@@ -7,7 +7,7 @@ import json
 
 from leanthink.scorers import ProcessRewardModel
 from leanthink.tasks import get_task
-from leanthink.train.prm import encode
+from leanthink.train.prm import corruptions, encode
 
 from cli_helpers import run_cli
 
@@ -22,6 +22,20 @@ def test_step_labels_are_prefix_correctness():
     assert task.step_labels(p, wrong) == [True, False] + [False] * (len(gold) - 2)
     assert task.step_labels(p, gold + ["extra"])[-1] is False
     assert get_task("gsm8k").step_labels(p, gold) is None
+
+
+def test_corruptions_are_cut_after_one_changed_number_and_labelled_exactly():
+    task = get_task("arith")
+    records = corruptions(task, "search", 30, 3, 2)
+    assert len(records) == 60 and records == corruptions(task, "search", 30, 3, 2)
+    problems = {p.question: p for p in task.load(split="search", limit=30, seed=3)}
+    for r in records:
+        gold = [x for x in task.cot_target(problems[r["question"]]).split("\n") if x.strip()]
+        *head, last = r["steps"]
+        assert head == gold[: len(head)] and last != gold[len(head)]
+        assert r["labels"] == task.step_labels(problems[r["question"]], r["steps"])
+        assert r["labels"] == [True] * len(head) + [False]   # a moved number is never the gold step
+    assert corruptions(task, "search", 30, 3, 0) == []
 
 
 def test_encoding_puts_labels_at_separators(engine):
@@ -44,7 +58,8 @@ def test_train_prm_end_to_end(micro_dir, tmp_path, capsys):
     assert code == 0, err
     meta = json.loads((out / "model" / "leanthink.json").read_text())
     assert meta["prm"]["step_separator"] == "<extra_0>" and meta["prm"]["chat"] is False
-    assert meta["data"]["train_solutions"] == 8 * 2 + 8 and meta["history"]
+    assert meta["data"]["train_solutions"] == 8 * 2 + 8 + 8 * 2 and meta["data"]["hard_negatives"] >= 16
+    assert {"auc_steps", "auc_joined", "auc_solution"} <= set(meta["history"][-1])
     records = [json.loads(x) for x in (out / "data" / "train.jsonl").read_text().splitlines()]
     assert all(len(r["labels"]) == len(r["steps"]) for r in records)
     prm = ProcessRewardModel.load(str(out / "model"))

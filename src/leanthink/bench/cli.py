@@ -90,3 +90,25 @@ def its_hub(
         typer.echo(f"{side:10s} accuracy {r['accuracy']:.1%}  wall {r['wall_s']:.1f} s  forward tokens "
                    f"{r['forward_tokens']}  PRM tokens {r['prm_tokens']}")
     typer.echo(f"speedup (its_hub wall / leanthink wall): {result['speedup']:.2f}x")
+
+
+@app.command("lightthinker")
+def lightthinker(
+    model: str = typer.Option("builtin:iterate-lightthinker", help="The LightThinker reasoner."),
+    vanilla: str = typer.Option("builtin:iterate", help="The vanilla CoT reasoner it is compared with."),
+    task: str = typer.Option("iterate"),
+    split: Optional[str] = typer.Option("long", help="Generated split (or --data)."),
+    data: Optional[Path] = typer.Option(None, help="Data file instead of a generated split (e.g. ProsQA valid)."),
+    limit: int = typer.Option(100, help="Problems."),
+    batch_sizes: str = typer.Option("1,16", help="Batch sizes to time, comma-separated."),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(Path("results/lightthinker"), help="Output directory."),
+    progress: bool = typer.Option(True),
+):
+    """LightThinker against vanilla CoT and H2O (at LightThinker's Peak): accuracy, Peak, Dep, wall time."""
+    from .lightthinker import run_lightthinker_bench
+
+    run_lightthinker_bench(vanilla, model, task, None if data else split, data, limit, out,
+                           _list("--batch-sizes", batch_sizes, int), seed, progress)
+    typer.echo((out / "summary.md").read_text())
+    typer.echo(f"results: {out}/lightthinker_b*.jsonl   plot: {out / 'context.png'}")

@@ -1,4 +1,6 @@
-"""`leanthink demo`: the built-in reasoners on their tasks, `direct` vs `cot`, in one table and PNG.
+"""`leanthink demo`: the built-in reasoners on their tasks, `direct` vs `cot`, and inference-time
+scaling on the search split (greedy CoT, self-consistency, best-of-n and PRM-guided particle filtering
+at the same budget), in one table and PNG.
 
 Everything goes through the same harness as `leanthink eval`, into one resumable results file.
 """
@@ -9,13 +11,15 @@ from pathlib import Path
 
 from ..errors import LeanthinkError
 
-#: (model, task, split) pairs the demo runs, when the model is shipped
+#: (model, task, split, methods, scorer) the demo runs, when the model (and scorer) are shipped
 DEMO_RUNS = (
-    ("builtin:arith", "arith", "easy"),
-    ("builtin:arith", "arith", "hard"),
-    ("builtin:prosqa", "prosqa", "small"),
+    ("builtin:arith", "arith", "easy", ("direct", "cot"), None),
+    ("builtin:arith", "arith", "hard", ("direct", "cot"), None),
+    ("builtin:prosqa", "prosqa", "small", ("direct", "cot"), None),
+    ("builtin:arith-weak", "arith", "search", ("cot", "self-consistency", "best-of-n", "particle-filter"),
+     "builtin:arith-prm"),
 )
-METHODS = ("direct", "cot")
+BUDGET = 8
 
 
 def run_demo(out: Path, limit: int = 100, progress: bool = True, seed: int = 0) -> list[dict]:
@@ -24,6 +28,7 @@ def run_demo(out: Path, limit: int = 100, progress: bool = True, seed: int = 0) 
     from ..fileio import write_text
     from ..methods import get_method
     from ..models.registry import builtin_names
+    from ..scorers import load_scorer
     from ..tasks import get_task
     from ..tasks.base import GENERATED_MAX
     from .harness import RunInfo, run
@@ -36,25 +41,29 @@ def run_demo(out: Path, limit: int = 100, progress: bool = True, seed: int = 0) 
         checks.output_file("--out", path)
     ResultsFile(out).refresh()   # a damaged results file is an error before any model loads
     available = set(builtin_names())
-    runs = [r for r in DEMO_RUNS if r[0].split(":", 1)[1] in available]
+    runs = [r for r in DEMO_RUNS if all(m.split(":", 1)[1] in available for m in (r[0], r[4]) if m)]
     if not runs:
         raise LeanthinkError("no built-in checkpoints are installed; train one with `leanthink train` (see README)")
     rows = []
-    engines = {}
-    for model, task_name, split in runs:
+    engines, scorers = {}, {}
+    for model, task_name, split, methods, scorer_spec in runs:
         if model not in engines:
             engines[model] = load_engine(model)
         engine = engines[model]
+        if scorer_spec and scorer_spec not in scorers:
+            scorers[scorer_spec] = load_scorer(scorer_spec)
         task = get_task(task_name)
         problems = task.load(split=split, limit=limit, seed=seed)
-        for method_name in METHODS:
-            method = get_method(method_name, batch_size=32)
-            info = RunInfo.create(task_name, split, None, seed, method, method_name, model, engine)
-            rows += run(method, engine, task, problems, info, out, chunk_size=32, progress=progress)
+        for method_name in methods:
+            method = get_method(method_name, batch_size=32,
+                                **({"budget": BUDGET, "seed": seed} if method_name != "cot" and scorer_spec else {}))
+            scorer = scorers[scorer_spec] if scorer_spec and method.needs_scorer() else None
+            info = RunInfo.create(task_name, split, None, seed, method, method_name, model, engine, scorer=scorer)
+            rows += run(method, engine, task, problems, info, out, chunk_size=32, progress=progress, scorer=scorer)
     summaries = summarise(rows)
     png = plot_accuracy_vs_tokens(summaries, out.with_suffix(".png"))
     write_text(out.with_suffix(".md"), "# leanthink demo\n\n" + markdown_table(summaries))
     c = console()
-    c.print(render_table(summaries, title="leanthink demo: direct vs cot on the built-in reasoners"))
+    c.print(render_table(summaries, title="leanthink demo: the built-in reasoners, and search at budget 8 on arith/search"))
     c.print(f"results: {out}   table: {out.with_suffix('.md')}   plot: {png}")
     return summaries

@@ -123,6 +123,9 @@ def compare(model: str, prm_spec: str, task_name: str, split, data, budget: int,
     prm = ProcessRewardModel.load(prm_spec, aggregation="model")
     task = get_task(task_name)
     problems = task.load(split=split, data=data, limit=limit, seed=seed)
+    # one problem through each side first, untimed, so neither pays the first-call costs in its time
+    run_ours(engine, prm, task, problems[:1], 2, seed + 1, max_steps, step_tokens)
+    run_its_hub(engine, prm, task, problems[:1], 2, seed + 1, max_steps, step_tokens)
     ours = run_ours(engine, prm, task, problems, budget, seed, max_steps, step_tokens)
     theirs = run_its_hub(engine, prm, task, problems, budget, seed, max_steps, step_tokens)
     return {"model": model, "prm": prm_spec, "task": task_name, "split": split, "budget": budget,

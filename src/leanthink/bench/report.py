@@ -106,6 +106,16 @@ def console():
     return Console(width=max(140, shutil.get_terminal_size((140, 24)).columns))
 
 
+def label(s: dict) -> str:
+    """The method as a table shows it: scaling runs carry their budget (particle-filter@8), and
+    PRM-free weights when chosen, so two runs of one method stay apart."""
+    settings = s.get("settings") or {}
+    name = s["method"]
+    if settings.get("weights") == "self-certainty" and name not in ("self-consistency",):
+        name += "[self-certainty]"
+    return name + (f"@{settings['budget']}" if "budget" in settings else "")
+
+
 def render_table(summaries: list[dict], title: str = "leanthink results"):
     from rich.table import Table
 
@@ -115,7 +125,7 @@ def render_table(summaries: list[dict], title: str = "leanthink results"):
         table.add_column(col, justify="right" if col not in ("method", "task", "model") else "left")
     for s in summaries:
         task = s["task"] + (f"/{s['split']}" if s.get("split") else "")
-        table.add_row(s["method"], task, s["model"], str(s["n"]),
+        table.add_row(label(s), task, s["model"], str(s["n"]),
                       f"{s['accuracy']:.1%} [{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}]",
                       f"{s['mean_generated_tokens']:.1f}", f"{s['mean_peak_tokens']:.1f}",
                       f"{s['mean_dep']:.0f}", f"{s['mean_forward_tokens']:.1f}", f"{s['mean_latency_s']:.3f}")
@@ -127,7 +137,7 @@ def markdown_table(summaries: list[dict]) -> str:
     head += "|---|---|---|---|---|---|---|---|---|---|\n"
     for s in summaries:
         task = s["task"] + (f"/{s['split']}" if s.get("split") else "")
-        head += (f"| {s['method']} | {task} | {s['model']} | {s['n']} | {s['accuracy']:.1%} "
+        head += (f"| {label(s)} | {task} | {s['model']} | {s['n']} | {s['accuracy']:.1%} "
                  f"[{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}] | {s['mean_generated_tokens']:.1f} | "
                  f"{s['mean_peak_tokens']:.1f} | {s['mean_dep']:.0f} | {s['mean_forward_tokens']:.1f} | "
                  f"{s['mean_latency_s']:.3f} |\n")
@@ -150,8 +160,8 @@ def plot_accuracy_vs_tokens(summaries: list[dict], path: Path) -> Path:
         for s in ss:
             acc, (lo, hi) = s["accuracy"], s["ci95"]
             ax.errorbar(s["mean_generated_tokens"], acc, yerr=[[max(0.0, acc - lo)], [max(0.0, hi - acc)]], fmt=markers[gi % len(markers)],
-                        capsize=3, label=f"{s['method']} · {task}")
-            ax.annotate(s["method"], (s["mean_generated_tokens"], acc), textcoords="offset points", xytext=(5, 4),
+                        capsize=3, label=f"{label(s)} · {task}")
+            ax.annotate(label(s), (s["mean_generated_tokens"], acc), textcoords="offset points", xytext=(5, 4),
                         fontsize=8)
     ax.set_xlabel("mean generated tokens per problem")
     ax.set_ylabel("accuracy")

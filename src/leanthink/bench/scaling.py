@@ -66,6 +66,11 @@ def run_scaling(model: str, prm: str | None, task_name: str, split: str | None, 
         s["budget"] = s["settings"].get("budget")
         mine = [r for r in rows if r["run_id"] == s["run_id"]]
         s["mean_scorer_tokens"] = sum(r["usage"].get("scorer_tokens", 0) for r in mine) / len(mine)
+        # recomputation: every token a model ran, over the tokens there were to run once (the prompt and
+        # what was generated; the PRM reads the same text, plus one separator per step it scores)
+        once = sum(r["usage"].get("prompt_tokens", 0) + r["usage"].get("generated_tokens", 0) for r in mine)
+        s["forward_ratio"] = sum(r["usage"].get("forward_tokens", 0) for r in mine) / max(1, once)
+        s["scorer_ratio"] = sum(r["usage"].get("scorer_tokens", 0) for r in mine) / max(1, once)
     write_outputs(summaries, out_dir)
     return summaries
 
@@ -96,12 +101,15 @@ def write_outputs(summaries: list[dict], out_dir: Path) -> None:
         cells = {s["budget"]: s for s in summaries if s["method"] == m}
         lines.append(f"| {m} | " + " | ".join(f"{cells[b]['accuracy']:.1%}" if b in cells else "–" for b in budgets)
                      + " |")
-    lines += ["", "| method | budget | n | accuracy [95% CI] | gen tokens | forward | scorer tokens | peak | "
-              "latency s |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "forward / once and scorer / once: tokens the policy and the scorer ran, over prompt + generated "
+              "tokens (what there was to run once).", "",
+              "| method | budget | n | accuracy [95% CI] | gen tokens | forward | forward / once | scorer tokens | "
+              "scorer / once | peak | latency s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:
         lines.append(f"| {s['method']} | {s['budget']} | {s['n']} | {s['accuracy']:.1%} [{s['ci95'][0]:.1%}, "
                      f"{s['ci95'][1]:.1%}] | {s['mean_generated_tokens']:.0f} | {s['mean_forward_tokens']:.0f} | "
-                     f"{s['mean_scorer_tokens']:.0f} | {s['mean_peak_tokens']:.0f} | {s['mean_latency_s']:.2f} |")
+                     f"{s.get('forward_ratio', 0):.3f} | {s['mean_scorer_tokens']:.0f} | {s.get('scorer_ratio', 0):.3f} | "
+                     f"{s['mean_peak_tokens']:.0f} | {s['mean_latency_s']:.2f} |")
     reach = reach_table(summaries)
     if reach:
         lines += ["", f"Smallest budget reaching {reach[0]['target']} ({reach[0]['target_accuracy']:.1%}):", "",

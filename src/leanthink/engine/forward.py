@@ -67,9 +67,11 @@ class ForwardMixin:
         else:
             inputs = {"input_ids": torch.tensor(id_rows, dtype=torch.long, device=self.device)}
         seqs.mask = torch.cat([seqs.mask, feed_mask], dim=1)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            hidden = self.decoder(**inputs, attention_mask=seqs.mask, position_ids=pos, cache=seqs.cache,
-                                  use_cache=True).last_hidden_state
+        track = any(row.scores is not None for row in seqs.rows)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast), self._attention(track):
+            out = self.decoder(**inputs, attention_mask=seqs.mask, position_ids=pos, cache=seqs.cache,
+                               use_cache=True, output_attentions=track)
+        hidden = out.last_hidden_state
         last = hidden[:, -1]
         logits = self._logits(last) if self.lm_head is not None else None
         if len(feeds) == n or seqs.last_hidden is None:   # every row fed: no merge with the old values
@@ -81,9 +83,14 @@ class ForwardMixin:
                 seqs.last_logits = torch.where(fed[:, None], logits, seqs.last_logits)
             seqs.last_hidden = torch.where(fed[:, None], last.float(), seqs.last_hidden)
         counted = set()
+        # attention received by every slot from this pass's queries, summed over layers and heads
+        received = sum(a.float().sum(1) for a in out.attentions) if track else None   # (rows, width, slots)
         for r, f in feeds.items():
             L, row = len(f), seqs.rows[r]
             row.slots.extend(range(base + width - L, base + width))
+            if row.scores is not None:
+                got = received[r, width - L:].sum(0)[row.slots].tolist()
+                row.scores = [a + b for a, b in zip(row.scores, got)] + got[len(row.scores):]
             row.tokens.extend(f if isinstance(f, list) else [-1] * L)
             row.next_pos += L
             req = row.request
@@ -100,8 +107,28 @@ class ForwardMixin:
                     req.usage.model_calls += 1
         return hidden if all_positions else None
 
+    def _attention(self, track: bool):
+        """Eager attention for a pass whose attention weights are read (sdpa does not return them)."""
+        import contextlib
+
+        if not track or self.config._attn_implementation == "eager":
+            return contextlib.nullcontext()
+
+        @contextlib.contextmanager
+        def eager():
+            before = self.config._attn_implementation
+            self.model.set_attn_implementation("eager")
+            try:
+                yield
+            finally:
+                self.model.set_attn_implementation(before)
+
+        return eager()
+
     def _evict(self, seqs: Sequences, r: int, start: int, end: int) -> None:
         row = seqs.rows[r]
+        if row.scores is not None:
+            del row.scores[start:end]
         dead = row.slots[start:end]
         seqs.mask[r, dead] = 0
         del row.slots[start:end]

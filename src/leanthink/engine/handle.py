@@ -28,7 +28,7 @@ from .usage import Request
 
 
 class Row:
-    __slots__ = ("request", "tokens", "slots", "next_pos", "pending", "finished", "stream", "detok")
+    __slots__ = ("request", "tokens", "slots", "next_pos", "pending", "finished", "stream", "detok", "scores")
 
     def __init__(self, request: Request, stream: Stream, detok: Detokenizer):
         self.request = request
@@ -39,11 +39,13 @@ class Row:
         self.finished = False
         self.stream = stream
         self.detok = detok
+        self.scores: list[float] | None = None   # attention each live token received (H2O), when tracked
 
     def clone(self, stream: Stream) -> "Row":
         r = Row(self.request, stream, self.detok.copy())
         r.tokens, r.slots, r.pending = list(self.tokens), list(self.slots), list(self.pending)
         r.next_pos, r.finished = self.next_pos, self.finished
+        r.scores = None if self.scores is None else list(self.scores)
         return r
 
 
@@ -83,6 +85,17 @@ class Sequences:
     def num_tokens(self, i: int) -> int:
         """Tokens row i holds in the cache now (prompt included; evicted spans excluded)."""
         return len(self.rows[i].slots)
+
+    def attention_scores(self, i: int) -> list[float]:
+        """Attention each live token of row i has received so far, summed over layers, heads and every
+        later query (H2O's heavy-hitter score); only for handles prefilled with `attention=True`."""
+        if self.rows[i].scores is None:
+            raise LeanthinkError("attention_scores: prefill the rows with attention=True to track them")
+        return list(self.rows[i].scores)
+
+    def next_position(self, i: int) -> int:
+        """The RoPE position row i's next token will take (evictions leave gaps: positions only grow)."""
+        return self.rows[i].next_pos + len(self.rows[i].pending)
 
     def token_ids(self, i: int) -> list[int]:
         """Tokens of row i in order, prompt included, pending ones last (-1 where an embedding was fed)."""

@@ -46,6 +46,7 @@ class HFEngine(ForwardMixin, Engine):
         self.prompt_style = prompt_style
         self.name = name
         self.model_hash = model_hash
+        self.meta: dict = {}   # the checkpoint's leanthink.json (its recipe), when loaded from one
         self.device = next(model.parameters()).device
         self.dtype = next(model.parameters()).dtype
         self.device_type = self.device.type                       # what a run id records
@@ -79,6 +80,7 @@ class HFEngine(ForwardMixin, Engine):
             "chat" if getattr(tokenizer, "chat_template", None) else "completion")
         engine = cls(loaded.model, tokenizer, PromptStyle(style, **style_options), name=spec,
                      model_hash=loaded.model_hash, max_context=max_context)
+        engine.meta = loaded.meta
         return engine
 
     @classmethod
@@ -105,12 +107,13 @@ class HFEngine(ForwardMixin, Engine):
 
     # ---------------------------------------------------------------- verbs
     def prefill(self, prompts: list[str], seeds: list[int] | None = None, keys: list | None = None,
-                requests: list[Request] | None = None) -> Sequences:
+                requests: list[Request] | None = None, attention: bool = False) -> Sequences:
         """One row per prompt. `seeds[i]` seeds row i's random stream (give each row a seed from what
         identifies it, e.g. `stream_seed(run_seed, problem_id)`, so sampling does not depend on the
         batch); `keys[i]` names its request (rows with equal keys share one Usage). Defaults: seed
         `stream_seed(i)` and key i. A scorer passes the policy rows' `requests` instead of keys, so both
-        models count into one Usage per problem."""
+        models count into one Usage per problem. `attention=True` tracks the attention every token
+        receives (`seqs.attention_scores(i)`, for H2O); its passes run the model's eager attention."""
         n = len(prompts)
         if not n:
             raise LeanthinkError("prefill needs at least one prompt")
@@ -131,6 +134,7 @@ class HFEngine(ForwardMixin, Engine):
             if not self.scorer:
                 req.usage.prompt_tokens += len(x)
             rows.append(Row(req, Stream(seeds[i]), Detokenizer(x[-CONTEXT:])))
+            rows[-1].scores = [] if attention else None
         seqs = Sequences(self, kv.new_cache(self.config), rows,
                          torch.zeros((n, 0), dtype=torch.long, device=self.device))
         self._touch(rows)

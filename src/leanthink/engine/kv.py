@@ -102,8 +102,28 @@ def select_rows(cache, index: torch.Tensor) -> None:
     """Keep rows `index` (repeats allowed: a resampled particle appears twice)."""
     for layer in cache.layers:
         if getattr(layer, "keys", None) is not None and layer.keys.dim() == 4:
-            layer.keys = layer.keys.index_select(0, index.to(layer.keys.device))
-            layer.values = layer.values.index_select(0, index.to(layer.values.device))
+            idx = index.to(layer.keys.device)
+            if _permute_in_place(layer, idx):
+                continue
+            layer.keys = layer.keys.index_select(0, idx)
+            layer.values = layer.values.index_select(0, idx)
+
+
+def _permute_in_place(layer, idx: torch.Tensor) -> bool:
+    """Resampling keeps the row count: rewrite only the rows that change, inside the growing buffer,
+    so the layer keeps its spare capacity (an index_select would hand the next append a cache with
+    none, and it would copy every row again to grow). The right-hand side is gathered before it is
+    written, so a row that is both read and overwritten is read first."""
+    n = layer.keys.shape[0]
+    if (getattr(layer, "_kview", None) is not layer.keys or idx.numel() != n
+            or layer._kbuf.shape[0] != n):
+        return False
+    dest = (idx != torch.arange(n, device=idx.device)).nonzero().flatten()
+    if dest.numel():
+        src, slots = idx[dest], layer.keys.shape[2]
+        layer._kbuf[dest, :, :slots] = layer._kbuf[src, :, :slots]
+        layer._vbuf[dest, :, :slots] = layer._vbuf[src, :, :slots]
+    return True
 
 
 def copy_rows(cache, index: torch.Tensor, config):

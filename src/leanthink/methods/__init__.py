@@ -20,6 +20,8 @@ _REGISTRY: dict[str, str] = {
     "particle-filter": "leanthink.methods.scaling.particle_filter:ParticleFilter",
     "particle-gibbs": "leanthink.methods.scaling.particle_gibbs:ParticleGibbs",
     "parallel-tempering": "leanthink.methods.scaling.particle_gibbs:ParallelTempering",
+    "lightthinker": "leanthink.methods.lightthinker:LightThinker",
+    "h2o": "leanthink.methods.h2o:H2O",
 }
 
 

@@ -56,3 +56,24 @@ class Method(ABC):
     def solve(self, engine, task: Task, problems: list[Problem], scorer=None) -> list[Result]:
         """Solve a batch of problems; one Result per problem, in order. `scorer` is the PRM or
         verifier the run was given (methods that score nothing ignore it)."""
+
+
+@dataclass(frozen=True)
+class Decoding(Method):
+    """Settings every method that decodes a sampled (by default greedy) answer per problem shares."""
+
+    max_new_tokens: int = 1024
+    """Cap on sampled tokens per problem."""
+    temperature: float = 0.0
+    batch_size: int = field(default=16, metadata=EXECUTION)
+    """Problems decoded together (outputs do not depend on it)."""
+    seed: int = 0
+
+    def __post_init__(self):
+        from .. import checks
+        from ..engine import SamplingParams
+
+        checks.integer("max_new_tokens", self.max_new_tokens, 1)
+        checks.integer("batch_size", self.batch_size, 1)
+        checks.seed("seed", self.seed)
+        SamplingParams(temperature=self.temperature)

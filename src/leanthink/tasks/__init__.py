@@ -9,6 +9,7 @@ _REGISTRY: dict[str, str] = {
     # name -> "module:Class"; imported lazily so a broken optional task never breaks the others
     "arith": "leanthink.tasks.arithmetic:ArithTask",
     "prosqa": "leanthink.tasks.prosqa:ProsQATask",
+    "iterate": "leanthink.tasks.iterate:IterateTask",
     "gsm8k": "leanthink.tasks.gsm8k:GSM8KTask",
     "math500": "leanthink.tasks.math:Math500Task",
     "aime": "leanthink.tasks.math:AimeTask",

@@ -21,12 +21,10 @@ not needed for the asked variable; the gold steps skip them.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
 from ..errors import LeanthinkError
-from .base import Problem, Task, generated_count
-from .grading_numeric import numbers_equal
+from .generated import GeneratedTask
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
@@ -121,40 +119,17 @@ def generate(cfg: ArithConfig, rng: random.Random, trace: str = "compact") -> tu
     return question, steps, values[chain[-1]]
 
 
-class ArithTask(Task):
+class ArithTask(GeneratedTask):
     name = "arith"
-    exact_steps = True
     splits = tuple(SPLITS)
-    answer_kind = "number"
+    SPLITS = SPLITS
+    EVAL_SEED_OFFSET = EVAL_SEED_OFFSET
 
     def __init__(self, config: ArithConfig | None = None, trace: str = "compact"):
         if trace not in TRACES:
             raise LeanthinkError(f"arith: unknown trace {trace!r}; choose one of {', '.join(TRACES)}")
-        self.config = config
+        super().__init__(config)
         self.trace = trace
 
-    def load(self, split: str | None = None, data: Path | None = None, limit: int | None = None,
-             seed: int = 0) -> list[Problem]:
-        if data is not None:
-            raise LeanthinkError("arith is generated, it reads no --data file; choose --split "
-                                 f"({', '.join(SPLITS)})")
-        split = split or "easy"
-        if self.config is None and split not in SPLITS:
-            raise LeanthinkError(f"arith: unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-        cfg = (self.config or SPLITS[split]).validate()
-        n = generated_count(limit)
-        # train problems come from the seed itself, evaluation splits from an offset seed
-        base = seed if split == "train" else seed + EVAL_SEED_OFFSET
-        rng = random.Random(f"arith/{split}/{base}")
-        out = []
-        for i in range(n):
-            question, steps, answer = generate(cfg, rng, self.trace)
-            out.append(Problem(id=f"arith-{split}-{seed}-{i}", question=question, answer=str(answer),
-                               steps=tuple(steps), meta={"n_steps": len(steps)}))
-        return out
-
-    def grade(self, predicted: str | None, problem: Problem) -> bool:
-        return numbers_equal(predicted, problem.answer)
-
-    def with_config(self, **changes) -> "ArithTask":
-        return ArithTask(replace(self.config or SPLITS["easy"], **changes), self.trace)
+    def generate(self, cfg, rng, split):
+        return generate(cfg, rng, self.trace)

@@ -49,6 +49,13 @@ class SFTConfig:
     """torch threads (default: all cores)."""
     compile: bool = True
     """torch.compile the training forward (about 2x faster for tiny models on CPU, after ~1 min of compiling)."""
+    recipe: str = "sft"
+    """`sft` (plain CoT traces) or `lightthinker` (thoughts compressed into cache tokens, trained under
+    the LightThinker attention mask; train/lightthinker.py)."""
+    cache_tokens: int = 4
+    """LightThinker: |C|, cache tokens per compressed thought (the built-in tokenizer reserves 16)."""
+    segment_every: int = 0
+    """LightThinker: 0 = a thought per line of the trace (thought-level); k = a thought every k tokens."""
 
     def stages(self) -> list[tuple[str, int]]:
         if ":" not in self.split:
@@ -78,6 +85,9 @@ class SFTConfig:
         checks.seed("--seed", self.seed)
         if self.threads is not None:
             checks.integer("--threads", self.threads, 1, os.cpu_count() or 1)
+        checks.choice("--recipe", self.recipe, ["sft", "lightthinker"])
+        checks.integer("--cache-tokens", self.cache_tokens, 1, 64)
+        checks.integer("--segment-every", self.segment_every, 0, 4096)
         parse_size(self.size)  # checked with --init too: a mistyped flag is a mistake either way
         if self.init is not None and self.task_tokens:
             raise LeanthinkError("--task-tokens extends a new model's tokenizer; with --init the checkpoint's "

@@ -47,28 +47,30 @@ POOL_BATCHES = 8
 
 
 def sample_batch(task: Task, split: str, step: int, seed: int, batch_size: int, direct_fraction: float,
-                 tokenizer, style: PromptStyle) -> dict[str, torch.Tensor]:
+                 tokenizer, style: PromptStyle, recipe=None) -> dict[str, torch.Tensor]:
     """Batch `step` of a run: fresh generated problems, deterministic in (seed, step), so a resumed run
     sees exactly the data it would have seen. A mixture "a+b" fills the batch equally from each split
-    (the first ones take the remainder)."""
+    (the first ones take the remainder). `recipe` (an object with `example` and `collate`, e.g.
+    lightthinker.Recipe) replaces plain SFT examples and their collation."""
     parts = split.split("+")
     shares = [batch_size // len(parts) + (i < batch_size % len(parts)) for i in range(len(parts))]
     examples = []
     for part, share in zip(parts, shares):
         if share:
-            examples += _pool_batch(task, part, step, seed, share, direct_fraction, tokenizer, style)
-    return collate(examples, tokenizer.pad_token_id)
+            examples += _pool_batch(task, part, step, seed, share, direct_fraction, tokenizer, style,
+                                    recipe.example if recipe else sft_example)
+    return recipe.collate(examples, tokenizer.pad_token_id) if recipe else collate(examples, tokenizer.pad_token_id)
 
 
 def _pool_batch(task: Task, split: str, step: int, seed: int, batch_size: int, direct_fraction: float,
-                tokenizer, style: PromptStyle) -> list[tuple[list[int], list[int]]]:
+                tokenizer, style: PromptStyle, make=sft_example) -> list:
     group, index = divmod(step, POOL_BATCHES)
     problems = task.load(split, limit=batch_size * POOL_BATCHES, seed=seed * 1_000_000 + group)
     rng = random.Random(f"modes/{seed}/{group}")
     cot_only = split in task.cot_only_splits
-    examples = [sft_example(task, p, "direct" if rng.random() < direct_fraction and not cot_only else "cot",
-                            tokenizer, style) for p in problems]
-    examples.sort(key=lambda e: len(e[0]))
+    examples = [make(task, p, "direct" if rng.random() < direct_fraction and not cot_only else "cot",
+                     tokenizer, style) for p in problems]
+    examples.sort(key=lambda e: len(e[0] if isinstance(e, tuple) else e.ids))
     batches = [examples[i * batch_size:(i + 1) * batch_size] for i in range(POOL_BATCHES)]
     random.Random(f"order/{seed}/{group}").shuffle(batches)
     return batches[index]

@@ -4,7 +4,8 @@ policy's own solutions with step labels from exact checking.
 1. Data: the policy (`--policy`) solves generated training problems `--samples` times at each of
    `--temperatures`; each step is labelled by the task (`Task.step_labels`: step i is right iff the
    first i steps are the gold trace's), and the gold trace is added as a positive example. The data
-   is cached in OUT/data/ and reused when the command runs again.
+   is cached in OUT/data/ and reused when the command runs again. `--corruptions` hard negatives
+   per problem (a gold trace with one number changed, cut after that step) are added.
 2. Model: the decoder of `--init` (a causal LM; its own knowledge of the task is where a PRM starts,
    as Qwen's PRM starts from Qwen2.5-Math), the step separator token added to its tokenizer, and a
    new two-class head.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,6 +54,10 @@ class PRMConfig:
     warmup: int = 50
     joined_fraction: float = 0.5
     """Share of examples written as one step (for `model` aggregation)."""
+    corruptions: int = 2
+    """Hard negatives per training problem: the gold trace with one number of one step changed and
+    cut after that step (labels from the task's exact check, so a change that happens to be right
+    is labelled right)."""
     seed: int = 0
     threads: int | None = None
 
@@ -64,6 +70,7 @@ class PRMConfig:
         checks.number("--lr", self.lr, 0.0, 1.0, low_open=True)
         checks.integer("--warmup", self.warmup, 0)
         checks.number("--joined-fraction", self.joined_fraction, 0.0, 1.0)
+        checks.integer("--corruptions", self.corruptions, 0, 64)
         checks.seed("--seed", self.seed)
         if not self.temperatures:
             raise LeanthinkError("--temperatures needs at least one temperature")
@@ -114,6 +121,31 @@ def rollouts(cfg: PRMConfig, task, split: str, n: int, seed: int, path: Path, pr
     return records
 
 
+_NUMBER = re.compile(r"\d+")
+
+
+def corruptions(task, split: str, n: int, seed: int, k: int) -> list[dict]:
+    """k hard negatives per problem: the gold trace up to a random step whose one number is moved by
+    1-9 (never below 0), labelled by the task. They teach what the policy's own errors teach more
+    slowly: a step that reads a wrong operand or writes a wrong result is wrong."""
+    rng = random.Random(seed)
+    out = []
+    for p in task.load(split=split, limit=n, seed=seed) if k else []:
+        gold = [line for line in task.cot_target(p).split("\n") if line.strip()]
+        for _ in range(k):
+            i = rng.randrange(len(gold))
+            spots = list(_NUMBER.finditer(gold[i]))
+            if not spots:
+                continue
+            m = rng.choice(spots)
+            value = int(m.group())
+            new = value + rng.choice([d for d in range(-9, 10) if d and value + d >= 0])
+            steps = gold[:i] + [gold[i][:m.start()] + str(new) + gold[i][m.end():]]
+            out.append({"question": p.question, "steps": steps, "labels": task.step_labels(p, steps),
+                        "policy": False})
+    return out
+
+
 def encode(record: dict, tokenizer, sep: int, joined: bool, rng: random.Random) -> tuple[list[int], list[int], list[int]]:
     """(ids, separator positions, labels). Separated: every step stripped and followed by the
     separator; joined: the first k steps as one text, one separator, the label of step k."""
@@ -136,9 +168,12 @@ def step_auc(base, head, tokenizer, sep: int, records: list[dict]) -> dict:
     """ROC AUC of P(right) against the step labels on held-out policy solutions, in both readings."""
     from sklearn.metrics import roc_auc_score
 
+    def auc(ys, ps):
+        return round(float(roc_auc_score(ys, ps)), 4) if 0 < sum(ys) < len(ys) else None
+
     out = {}
     for joined in (False, True):
-        ys, ps = [], []
+        ys, ps, last_y, last_p = [], [], [], []
         rng = random.Random(0)
         for r in records:
             if not r["policy"] or not r["steps"]:
@@ -148,9 +183,15 @@ def step_auc(base, head, tokenizer, sep: int, records: list[dict]) -> dict:
                 hidden = base(input_ids=torch.tensor([ids])).last_hidden_state[0, pos]
                 ps += torch.softmax(head(hidden), -1)[:, 1].tolist()
             ys += labels
+            last_y.append(int(all(r["labels"])))
+            last_p.append(ps[-1])
         key = "auc_joined" if joined else "auc_steps"
-        out[key] = float(roc_auc_score(ys, ps)) if 0 < sum(ys) < len(ys) else None
-        out[key.replace("auc", "right_share")] = sum(ys) / max(1, len(ys))
+        out[key] = auc(ys, ps)
+        out[key.replace("auc", "right_share")] = round(sum(ys) / max(1, len(ys)), 4)
+        if not joined:
+            # what best-of-n and the final pick of a search rest on: the last step's score against
+            # whether the whole solution is right
+            out["auc_solution"] = auc(last_y, last_p)
     return out
 
 
@@ -174,6 +215,7 @@ def train_prm(cfg: PRMConfig, progress: bool = True) -> Path:
     t0 = time.time()
     train = rollouts(cfg, task, cfg.split, cfg.problems, cfg.seed, out / "data" / "train.jsonl", progress)
     held = rollouts(cfg, task, cfg.eval_split, cfg.eval_problems, cfg.seed + 1, out / "data" / "eval.jsonl", progress)
+    train = train + corruptions(task, cfg.split, cfg.problems, cfg.seed, cfg.corruptions)
     loaded = load_checkpoint(cfg.init, device="cpu", dtype="float32")
     tokenizer, lm = loaded.tokenizer, loaded.model
     tokenizer.add_special_tokens({"additional_special_tokens": [SEPARATOR]})
@@ -214,7 +256,8 @@ def train_prm(cfg: PRMConfig, progress: bool = True) -> Path:
             bar.update(job, advance=1)
     meta = {"task": cfg.task, "prompt_style": "plain", "prm_config": {**asdict(cfg), "temperatures": list(cfg.temperatures)},
             "history": history, "train_time_s": round(time.time() - t0, 1),
-            "data": {"train_solutions": len(train), "eval_solutions": len(held)}}
+            "data": {"train_solutions": len(train), "eval_solutions": len(held),
+                     "hard_negatives": sum(1 for r in train if not r["policy"] and not all(r["labels"]))}}
     lm.config.eos_token_id = tokenizer.eos_token_id
     return save_prm(base.eval(), head.eval(), tokenizer, out / "model",
                     PRMFormat(step_separator=SEPARATOR, system=None, chat=False), meta)

@@ -24,6 +24,7 @@ from ..errors import LeanthinkError
 from ..prompting import PromptStyle
 from .config import SFTConfig
 from .data import sample_batch
+from .lightthinker import recipe_for
 
 
 #: settings that do not change what is learned, so a run may resume with other values (a moved
@@ -236,6 +237,7 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
     out = Path(cfg.out)
     resume_dir = out / "resume"
     model, tokenizer = _load_model(cfg.init) if cfg.init else _new_model(cfg, task)
+    recipe = recipe_for(cfg, model, tokenizer)   # None: plain SFT
     style = PromptStyle("plain")
     state = {"stage": 0, "step": 0, "history": [], "elapsed_s": 0.0}
     opt_state = None
@@ -264,7 +266,7 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
                 for g in opt.param_groups:
                     g["lr"] = _lr_at(step, total, cfg)
                 batch = sample_batch(task, split, step + 100_000 * stage_i, cfg.seed, cfg.batch_size,
-                                     cfg.direct_fraction, tokenizer, style)
+                                     cfg.direct_fraction, tokenizer, style, recipe)
                 loss = sft_step(forward, model, opt, batch, cfg.bf16)
                 if not math.isfinite(loss.item()):  # nothing is saved from here on: the last resume state stays
                     raise LeanthinkError(f"training diverged: the loss is {loss.item()} at step {step + 1} of "
@@ -278,7 +280,8 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
                     entry = {"stage": split, "step": step + 1, "loss": round(loss.item(), 4),
                              "elapsed_s": round(state["elapsed_s"], 1)}
                     if cfg.eval_limit:
-                        entry["eval_accuracy"] = evaluate(model, tokenizer, task, cfg.eval_split, cfg.eval_limit)
+                        entry["eval_accuracy"] = evaluate(model, tokenizer, task, cfg.eval_split, cfg.eval_limit,
+                                                          *(("lightthinker", recipe.meta()) if recipe else ()))
                         model.train()
                     state["history"].append(entry)
                     bar.console.print(json.dumps(entry), soft_wrap=True)  # one line per entry, whatever the width
@@ -290,7 +293,7 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
             state["step"] = 0
     state["elapsed_s"] = time.time() - t0
     meta = {"prompt_style": "plain", "task": cfg.task, "train_config": asdict(cfg), "history": state["history"],
-            "train_time_s": round(state["elapsed_s"], 1)}
+            "train_time_s": round(state["elapsed_s"], 1), **({"lightthinker": recipe.meta()} if recipe else {})}
     if plan.init_from:
         meta["init_from"] = plan.init_from
     save_checkpoint(model, tokenizer, out, meta)
@@ -378,12 +381,14 @@ def _signals_deferred():
 
 
 @torch.no_grad()
-def evaluate(model, tokenizer, task, split: str, limit: int, mode: str = "cot") -> float:
-    """Greedy accuracy of an in-memory model on a generated split, through the real engine."""
+def evaluate(model, tokenizer, task, split: str, limit: int, mode: str = "cot", meta: dict | None = None) -> float:
+    """Greedy accuracy of an in-memory model on a generated split, through the real engine, with the
+    method `mode`; `meta` is what the model's leanthink.json will say (LightThinker's |C|)."""
     from ..engine.hf import HFEngine
     from ..methods import get_method
 
     engine = HFEngine.from_model(model, tokenizer, prompt_style=PromptStyle("plain"), name="training")
+    engine.meta = {"lightthinker": meta} if meta else {}
     problems = task.load(split, limit=limit, seed=0)
     results = get_method(mode).solve(engine, task, problems)
     correct = [task.grade(r.answer if r.answer is not None else task.extract(r.output), p)
