@@ -35,9 +35,10 @@ def test_scaling_sweep_writes_summary_plot_and_resumes(micro_dir, prm_dir, tmp_p
     run_scaling(**args)
     assert len(read_results(tmp_path / "s" / "scaling.jsonl")) == 7 * 2      # resumed: nothing redone
     for s in summaries:
-        # the recomputation ratios: no method reruns what it already ran, except that particle Gibbs
-        # replays its reference particle once per later iteration
-        assert 0 < s["forward_ratio"] <= (1.0 if s["method"] != "particle-gibbs" else 2.0)
+        # the recomputation ratios: no method reruns what it already ran, except that each particle
+        # Gibbs iteration prefills the prompt again and replays its reference (all counted: usage adds up
+        # over iterations)
+        assert 0 < s["forward_ratio"] <= (1.0 if s["method"] != "particle-gibbs" else 2 * 1.1)
         assert (s["scorer_ratio"] > 0) == (s["method"] != "self-consistency")
     reach = {r["method"]: r for r in reach_table(summaries)}
     assert reach["dvts"]["reaches"] in (1, 2) and reach["dvts"]["target"] == "dvts@2"

@@ -123,3 +123,13 @@ def test_cli_runs_a_particle_filter_and_checks_the_scorer(micro_dir, tmp_path, c
     assert code == 2 and "needs a scorer" in err
     code, _, err = run_cli(base[:-4] + ["--method", "self-consistency", "--budget", "2", "--prm", prm_dir], capsys)
     assert code == 2 and "--prm does not apply" in err
+
+
+def test_particle_gibbs_usage_adds_up_over_iterations(engine, task, problems, prm):
+    """Each iteration prefills again and generates again; the Usage of a problem holds all of it."""
+    pf = get_method("particle-filter", budget=2, **SHORT).solve(engine, task, problems, scorer=prm)
+    pg = get_method("particle-gibbs", budget=4, iterations=2, **SHORT).solve(engine, task, problems, scorer=prm)
+    for a, b in zip(pf, pg):
+        assert b.usage.prompt_tokens == a.usage.prompt_tokens              # the prompt, counted once
+        assert b.usage.generated_tokens > a.usage.generated_tokens         # iteration 1 is this PF, then more
+        assert b.usage.forward_tokens >= 2 * a.usage.prompt_tokens + b.usage.generated_tokens

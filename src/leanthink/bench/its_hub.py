@@ -99,7 +99,7 @@ def run_ours(engine, prm, task, problems, budget: int, seed: int, max_steps: int
     from ..methods import get_method
 
     m = get_method("particle-filter", budget=budget, seed=seed, max_steps=max_steps, step_tokens=step_tokens,
-                   aggregation="model", batch_size=len(problems))
+                   aggregation="model", batch_size=min(len(problems), 16))
     t0 = time.perf_counter()
     results = m.solve(engine, task, problems, scorer=prm)
     wall = time.perf_counter() - t0

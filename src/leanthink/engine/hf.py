@@ -131,7 +131,7 @@ class HFEngine(ForwardMixin, Engine):
                 raise LeanthinkError(f"prompt {i} is {len(x)} tokens; the model's context is {self.max_context} "
                                      f"({self.context_source}), with room needed for the answer")
             req = requests[i] if requests is not None else shared.setdefault(keys[i], Request(keys[i]))
-            if not self.scorer:
+            if not self.scorer and requests is None:   # a request handed back in has its prompt counted
                 req.usage.prompt_tokens += len(x)
             rows.append(Row(req, Stream(seeds[i]), Detokenizer(x[-CONTEXT:])))
             rows[-1].scores = [] if attention else None

@@ -106,6 +106,7 @@ class Batch:
         self.prefix = style.response_prefix("cot")
         self.delimiter = style.step_delimiter
         self._rngs: dict = {}
+        self.requests = None
 
     def rng(self, p: int, *tag) -> np.random.Generator:
         """Problem p's generator for `tag` (resampling, ...): seeded by the run seed and the problem's
@@ -118,7 +119,11 @@ class Batch:
     def start(self, n: int, scored: bool = True) -> "Particles":
         """n particles per problem, sharing each problem's prefilled prompt (and PRM prefix)."""
         e = self.engine
-        seqs = e.prefill(self.prompts, seeds=[stream_seed(self.m.seed, p.id) for p in self.problems])
+        # every start of a batch (particle Gibbs iterations, tempering chains) counts into one Usage per
+        # problem: the first creates the requests, later ones hand them back in
+        seqs = e.prefill(self.prompts, seeds=[stream_seed(self.m.seed, p.id) for p in self.problems],
+                         requests=self.requests)
+        self.requests = [row.request for row in seqs.rows]
         if scored and self.m.weights == "prm":
             self.scorer.attach(seqs, self.problems, self.task, aggregation=self.m.aggregation)
         e.fork(seqs, n)

@@ -55,6 +55,7 @@ class ParticleGibbs(Scaling):
         refs: list[State | None] = [None] * len(batch.problems)
         particles = None
         for it in range(self.iterations):
+            particles = None   # the last iteration's caches go before this one's are built
             particles = run_iteration(self, batch, n, refs, self.tau, it)
             refs = [draw_reference(particles, p, batch.rng(p, "reference", it), self.tau)
                     for p in range(len(batch.problems))]
@@ -176,15 +177,18 @@ class ParallelTempering(Scaling):
         refs = [[None] * len(batch.problems) for _ in temps]
         final = None
         for it in range(self.iterations):
-            runs = [run_iteration(self, batch, n, refs[k], t, it, tag=("chain", k)) for k, t in enumerate(temps)]
-            for k, (t, parts) in enumerate(zip(temps, runs)):
+            final = None
+            for k, t in enumerate(temps):   # chains run one after another; only the T = 1 chain's last is kept
+                parts = run_iteration(self, batch, n, refs[k], t, it, tag=("chain", k))
                 refs[k] = [draw_reference(parts, p, batch.rng(p, "reference", k, it), t)
                            for p in range(len(batch.problems))]
+                if k == 0:
+                    final = parts
+                parts = None
             for k in range(len(temps) - 1):   # swap neighbouring references, Metropolis style
                 for p in range(len(batch.problems)):
                     a, b = refs[k][p], refs[k + 1][p]
                     accept = np.exp(min(0.0, (1 / temps[k] - 1 / temps[k + 1]) * (b.logw - a.logw)))
                     if batch.rng(p, "swap", k, it).random() < accept:
                         refs[k][p], refs[k + 1][p] = b, a
-            final = runs[0]
         return [final.finish_best(p) for p in range(len(batch.problems))]
