@@ -120,7 +120,7 @@ def plot_context(rows: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     for name, probs in by.items():
         xs, ys = zip(*context_curve(probs[pid]))
-        ax.plot(xs, ys, label=name, drawstyle="steps-post" if name != "cot" else "default")
+        ax.plot(xs, ys, label=name)   # points at every decode end and compression: straight lines between
     ax.set_xlabel("tokens generated")
     ax.set_ylabel("tokens held in the KV cache")
     ax.set_title(f"context length over generation ({pid})")
