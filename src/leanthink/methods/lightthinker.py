@@ -53,8 +53,8 @@ class LightThinker(Decoding):
         return splitter, cache, "[o]", c
 
     def solve(self, engine, task, problems, scorer=None):
-        splitter, cache, output, c = self.markers(engine)
-        cache_ids = [engine.token_id(f"<c{i}>") for i in range(c)]
+        splitter, cache, output, n_cache = self.markers(engine)
+        cache_ids = [engine.token_id(f"<c{i}>") for i in range(n_cache)]
         style = engine.prompt_style
         prefix = style.response_prefix("cot")
         results = []
