@@ -58,22 +58,32 @@ class Method(ABC):
         verifier the run was given (methods that score nothing ignore it)."""
 
 
+
 @dataclass(frozen=True)
 class Decoding(Method):
-    """Settings every method that decodes a sampled (by default greedy) answer per problem shares."""
+    """The settings every method that decodes one answer per problem shares (cot, direct, LightThinker,
+    H2O), validated before any work."""
 
-    max_new_tokens: int = 1024
+    max_new_tokens: int = 512
     """Cap on sampled tokens per problem."""
     temperature: float = 0.0
+    """0 = greedy."""
+    top_p: float = 1.0
     batch_size: int = field(default=16, metadata=EXECUTION)
-    """Problems decoded together (outputs do not depend on it)."""
+    """Problems decoded together in one batch (outputs do not depend on it)."""
     seed: int = 0
+    """Run seed: problem p samples from the stream seeded by (seed, p.id)."""
 
     def __post_init__(self):
         from .. import checks
-        from ..engine import SamplingParams
 
-        checks.integer("max_new_tokens", self.max_new_tokens, 1)
         checks.integer("batch_size", self.batch_size, 1)
         checks.seed("seed", self.seed)
-        SamplingParams(temperature=self.temperature)
+        self.sampling()   # validates max_new_tokens, temperature, top_p
+
+    def sampling(self, **changes):
+        """The SamplingParams of these settings (with `changes`, e.g. a per-call token cap)."""
+        from ..engine import SamplingParams
+
+        return SamplingParams(**{"max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
+                                 "top_p": self.top_p, **changes})

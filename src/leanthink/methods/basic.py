@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..engine import SamplingParams, stream_seed
+from ..engine import stream_seed
 from ..engine.usage import Usage
-from ..errors import LeanthinkError
-from .base import EXECUTION, Method, Result
+from .base import Decoding, Method, Result
 
 
 @dataclass(frozen=True)
-class _Generate(Method):
+class _Generate(Decoding):
     """One sampled (by default greedy) generation per problem, from the prompt of `mode`."""
 
-    max_new_tokens: int = 512
-    """Cap on generated tokens per problem."""
-    temperature: float = 0.0
-    """0 = greedy."""
-    top_p: float = 1.0
-    batch_size: int = field(default=16, metadata=EXECUTION)
-    """Problems decoded together in one batch (outputs do not depend on it)."""
-    seed: int = 0
-    """Run seed: problem p samples from the stream seeded by (seed, p.id)."""
-
     mode = "cot"
-
-    def __post_init__(self):
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise LeanthinkError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
-        self.sampling()   # validates max_new_tokens, temperature, top_p before any work
-
-    def sampling(self) -> SamplingParams:
-        return SamplingParams(max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p)
 
     def solve(self, engine, task, problems, scorer=None):
         style = engine.prompt_style

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import checks
-from ..engine import SamplingParams, stream_seed
+from ..engine import stream_seed
 from ..engine.base import BASIC
 from .base import Decoding, Result
 
@@ -57,7 +57,7 @@ class H2O(Decoding):
                 live = room
                 if not live:
                     break
-                outs = engine.extend(seqs, SamplingParams(max_new_tokens=1, temperature=self.temperature), rows=live)
+                outs = engine.extend(seqs, self.sampling(max_new_tokens=1), rows=live)
                 still = []
                 for r, c in zip(live, outs):
                     texts[r] += c.text

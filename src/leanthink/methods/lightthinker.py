@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import checks
-from ..engine import SamplingParams, stream_seed
+from ..engine import stream_seed
 from ..engine.base import BASIC
 from ..errors import LeanthinkError
 from .base import Decoding, Result
@@ -77,8 +77,8 @@ class LightThinker(Decoding):
                 live = [r for r in live if room[r] >= 1]
                 if not live:
                     break
-                params = [SamplingParams(max_new_tokens=min(self.max_new_tokens - sampled[r], room[r]),
-                                         temperature=self.temperature, stop_token_ids=(splitter,)) for r in live]
+                params = [self.sampling(max_new_tokens=min(self.max_new_tokens - sampled[r], room[r]),
+                                        stop_token_ids=(splitter,)) for r in live]
                 outs = engine.extend(seqs, params, rows=live)
                 compress = []
                 for r, c in zip(live, outs):
