@@ -192,10 +192,12 @@ def train(
     threads: Optional[int] = typer.Option(SFTConfig.threads),
     compile: bool = typer.Option(SFTConfig.compile, help="torch.compile the training forward."),
     bf16: bool = typer.Option(SFTConfig.bf16, help="bf16 autocast for the forward pass (--no-bf16: float32)."),
-    recipe: str = typer.Option(SFTConfig.recipe, help="sft, or lightthinker (thoughts compressed into cache tokens)."),
+    recipe: str = typer.Option(SFTConfig.recipe, help="sft; lightthinker (thoughts compressed into cache tokens); "
+                               "coconut (continuous thoughts: --split stage k makes the first k steps latent)."),
     cache_tokens: int = typer.Option(SFTConfig.cache_tokens, help="LightThinker: cache tokens per thought."),
     segment_every: int = typer.Option(SFTConfig.segment_every,
                                       help="LightThinker: 0 = a thought per trace line; k = every k tokens."),
+    latents_per_step: int = typer.Option(SFTConfig.latents_per_step, help="Coconut: continuous thoughts per step."),
     progress: bool = typer.Option(True),
 ):
     """SFT a built-in reasoner on generated CoT traces; writes a Hugging Face directory."""
@@ -211,7 +213,8 @@ def train(
                     task_tokens=task_tokens, init=init, steps=steps, batch_size=batch_size,
                     lr=lr, warmup=warmup, direct_fraction=direct_fraction, eval_every=eval_every, eval_split=eval_split,
                     eval_limit=eval_limit, seed=seed, threads=threads, compile=compile, bf16=bf16,
-                    recipe=recipe, cache_tokens=cache_tokens, segment_every=segment_every)
+                    recipe=recipe, cache_tokens=cache_tokens, segment_every=segment_every,
+                    latents_per_step=latents_per_step)
     path = run_train(cfg, progress=progress)
     typer.echo(f"saved {path}")
 
@@ -282,7 +285,10 @@ def models():
 
     for name in builtin_names():
         meta = read_meta(BUILTIN_MODELS / name)
-        typer.echo(f"builtin:{name}\ttask={meta.get('task')}\ttrain_time_s={meta.get('train_time_s')}")
+        lt, co = meta.get("lightthinker"), meta.get("coconut")
+        recipe = (f"\trecipe=lightthinker(cache_tokens={lt.get('cache_tokens')})" if lt else
+                  f"\trecipe=coconut(latents={co.get('latents')})" if co else "")
+        typer.echo(f"builtin:{name}\ttask={meta.get('task')}{recipe}\ttrain_time_s={meta.get('train_time_s')}")
     smollm2 = find_smollm2()
     if smollm2:
         typer.echo(f"{smollm2}\tSmolLM2-135M-Instruct (GGUF, real pretrained chat model)")

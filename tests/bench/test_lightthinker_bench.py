@@ -35,3 +35,21 @@ def test_lightthinker_bench_end_to_end(tmp_path, capsys):
     run_lightthinker_bench(**args)                                 # resumed: nothing solved again
     assert [f.read_text() for f in files] == lines
     assert json.loads((tmp_path / "b" / "summary.json").read_text())["h2o_kv_budget"] == report["h2o_kv_budget"]
+
+
+def test_cache_token_sweep_reads_each_models_c_and_compares_with_vanilla(tmp_path, capsys):
+    models = {}
+    for c in (1, 3):
+        models[c] = tmp_path / f"lt{c}"
+        code, _, err = train_micro_lightthinker(models[c], capsys, cache_tokens=c)
+        assert code == 0, err
+    report = run_lightthinker_bench(vanilla=str(models[1]), model=str(models[1]), task_name="iterate", split="easy",
+                                    data=None, limit=2, out_dir=tmp_path / "b", batch_sizes=(2,), progress=False,
+                                    max_new_tokens=24, sweep=(str(models[3]),))
+    assert [s["cache_tokens"] for s in report["sweep"]] == [1, 3]
+    vanilla = next(s for s in report["runs"] if s["method"] == "cot")
+    for s in report["sweep"]:
+        assert s["peak_vs_vanilla"] == s["mean_peak_tokens"] / vanilla["mean_peak_tokens"]
+    assert len((tmp_path / "b" / "sweep.jsonl").read_text().splitlines()) == 2
+    assert "|C| sweep" in (tmp_path / "b" / "summary.md").read_text()
+    assert (tmp_path / "b" / "sweep.png").stat().st_size > 100

@@ -143,3 +143,18 @@ def test_engine_loads_a_directory_and_hashes_it(micro_dir):
     # an EOS is counted as generated but is not part of the returned tokens
     assert usage[0].generated_tokens == len(outs[0].token_ids) + (outs[0].finish_reason == "eos")
     assert e.model_hash == HFEngine.load(str(micro_dir)).model_hash
+
+
+def test_deferred_append_is_fed_by_the_next_extend_with_the_same_result(engine):
+    now, later = engine.prefill(PROMPTS), engine.prefill(PROMPTS)
+    engine.append(now, [" so", None])
+    engine.append(later, [" so", None], defer=True)
+    assert later.num_tokens(0) == now.num_tokens(0) - len(engine.encode(" so"))   # queued, not fed yet
+    assert later.token_ids(0) == now.token_ids(0) and later.next_position(0) == now.next_position(0)
+    a = engine.extend(now, SamplingParams(max_new_tokens=5))
+    b = engine.extend(later, SamplingParams(max_new_tokens=5))
+    assert [c.token_ids for c in a] == [c.token_ids for c in b]
+    assert [c.text for c in a] == [c.text for c in b]
+    ua, ub = engine.usage(now), engine.usage(later)
+    assert [u.forward_tokens for u in ua] == [u.forward_tokens for u in ub]
+    assert [u.dep for u in ua] == [u.dep for u in ub]

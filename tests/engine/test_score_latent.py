@@ -53,7 +53,7 @@ def test_latent_steps_feed_the_last_hidden_state(engine):
     assert torch.allclose(seqs.last_logits[0], out2, atol=1e-4)
     u = engine.usage(seqs)[0]
     lp = ids.shape[1]
-    assert u.forward_tokens == lp + 2 and u.generated_tokens == 0
+    assert u.forward_tokens == lp + 2 and u.generated_tokens == 0 and u.latent_tokens == 2
     assert u.dep == lp + (lp + 1)   # each step is computed from the positions before it, like a sampled token
 
 

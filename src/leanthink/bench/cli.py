@@ -103,12 +103,39 @@ def lightthinker(
     batch_sizes: str = typer.Option("1,16", help="Batch sizes to time, comma-separated."),
     seed: int = typer.Option(0),
     out: Path = typer.Option(Path("results/lightthinker"), help="Output directory."),
+    sweep: str = typer.Option("", help="More LightThinker models, comma-separated (one per |C|): the |C| sweep."),
     progress: bool = typer.Option(True),
 ):
     """LightThinker against vanilla CoT and H2O (at LightThinker's Peak): accuracy, Peak, Dep, wall time."""
     from .lightthinker import run_lightthinker_bench
 
     run_lightthinker_bench(vanilla, model, task, None if data else split, data, limit, out,
-                           _list("--batch-sizes", batch_sizes, int), seed, progress)
+                           _list("--batch-sizes", batch_sizes, int), seed, progress,
+                           sweep=tuple(_list("--sweep", sweep, str)) if sweep.strip() else ())
     typer.echo((out / "summary.md").read_text())
     typer.echo(f"results: {out}/lightthinker_b*.jsonl   plot: {out / 'context.png'}")
+
+
+@app.command("latent")
+def latent(
+    suites: str = typer.Option("prosqa-small,prosqa-valid,arith-easy", help="Comma-separated suites."),
+    limit: int = typer.Option(100, help="Problems per suite."),
+    batch_sizes: str = typer.Option("1,16", help="Batch sizes to time, comma-separated."),
+    prosqa_data: Path = typer.Option(Path("../shared/data/prosqa_valid.json"), help="The real ProsQA file."),
+    model: list[str] = typer.Option([], help="Override a model: SUITE:METHOD=SPEC (METHOD base, coconut, ...)."),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(Path("results/latent"), help="Output directory."),
+    progress: bool = typer.Option(True),
+):
+    """Coconut (and LiteReason) against direct and CoT: accuracy, reasoning tokens, wall time."""
+    from .latent import run_latent_bench
+
+    overrides = {}
+    for item in model:
+        key, sep, spec = item.partition("=")
+        if not sep or ":" not in key:
+            raise LeanthinkError(f"--model {item!r}: expected SUITE:METHOD=SPEC, e.g. arith-easy:coconut=runs/co")
+        overrides[key] = spec
+    run_latent_bench(list(_list("--suites", suites, str)), limit, out, _list("--batch-sizes", batch_sizes, int),
+                     seed, prosqa_data, overrides, progress)
+    typer.echo((out / "summary.md").read_text())

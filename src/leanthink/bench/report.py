@@ -16,7 +16,7 @@ from .results import ResultsFile
 _FIELDS = ("run_id", "method", "task", "model", "correct", "usage", "problem_id")
 _USAGE = {f for f in Usage.__dataclass_fields__}
 
-FIELDS = ("n", "accuracy", "ci95", "mean_generated_tokens", "mean_peak_tokens", "mean_dep",
+FIELDS = ("n", "accuracy", "ci95", "mean_generated_tokens", "mean_latent_tokens", "mean_peak_tokens", "mean_dep",
           "mean_forward_tokens", "mean_latency_s")
 
 
@@ -50,7 +50,8 @@ def summarise(rows: list[dict]) -> list[dict]:
             "run_id": run_id, "method": first["method"], "task": first["task"], "split": first.get("split"),
             "model": first["model"], "settings": first.get("settings", {}), "seed": first.get("seed"),
             "n": n, "accuracy": k / n, "ci95": [lo, hi],
-            "mean_generated_tokens": mean("generated_tokens"), "mean_peak_tokens": mean("peak_tokens"),
+            "mean_generated_tokens": mean("generated_tokens"), "mean_latent_tokens": mean("latent_tokens"),
+            "mean_peak_tokens": mean("peak_tokens"),
             "mean_dep": mean("dep"), "mean_forward_tokens": mean("forward_tokens"),
             "mean_latency_s": mean("wall_time_s"),
         })
@@ -120,26 +121,27 @@ def render_table(summaries: list[dict], title: str = "leanthink results"):
     from rich.table import Table
 
     table = Table(title=title)
-    for col in ("method", "task", "model", "n", "accuracy (95% CI)", "gen tokens", "peak", "Dep", "forward",
-                "latency s"):
+    for col in ("method", "task", "model", "n", "accuracy (95% CI)", "gen tokens", "latent", "peak", "Dep",
+                "forward", "latency s"):
         table.add_column(col, justify="right" if col not in ("method", "task", "model") else "left")
     for s in summaries:
         task = s["task"] + (f"/{s['split']}" if s.get("split") else "")
         table.add_row(label(s), task, s["model"], str(s["n"]),
                       f"{s['accuracy']:.1%} [{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}]",
-                      f"{s['mean_generated_tokens']:.1f}", f"{s['mean_peak_tokens']:.1f}",
+                      f"{s['mean_generated_tokens']:.1f}", f"{s.get('mean_latent_tokens', 0):.1f}",
+                      f"{s['mean_peak_tokens']:.1f}",
                       f"{s['mean_dep']:.0f}", f"{s['mean_forward_tokens']:.1f}", f"{s['mean_latency_s']:.3f}")
     return table
 
 
 def markdown_table(summaries: list[dict]) -> str:
-    head = "| method | task | model | n | accuracy [95% CI] | gen tokens | peak | Dep | forward | latency s |\n"
-    head += "|---|---|---|---|---|---|---|---|---|---|\n"
+    head = "| method | task | model | n | accuracy [95% CI] | gen tokens | latent | peak | Dep | forward | latency s |\n"
+    head += "|---|---|---|---|---|---|---|---|---|---|---|\n"
     for s in summaries:
         task = s["task"] + (f"/{s['split']}" if s.get("split") else "")
         head += (f"| {label(s)} | {task} | {s['model']} | {s['n']} | {s['accuracy']:.1%} "
                  f"[{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}] | {s['mean_generated_tokens']:.1f} | "
-                 f"{s['mean_peak_tokens']:.1f} | {s['mean_dep']:.0f} | {s['mean_forward_tokens']:.1f} | "
+                 f"{s.get('mean_latent_tokens', 0):.1f} | {s['mean_peak_tokens']:.1f} | {s['mean_dep']:.0f} | {s['mean_forward_tokens']:.1f} | "
                  f"{s['mean_latency_s']:.3f} |\n")
     return head
 

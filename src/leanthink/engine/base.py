@@ -3,7 +3,8 @@
 Verbs (each method declares the subset it needs in `Method.requires`; see docs/architecture.md):
   prefill(prompts, seeds, keys)   -> Sequences   one row per prompt, run through the model
   extend(seqs, params, rows)      -> [Completion] decode rows until a stop, EOS or their token cap
-  append(seqs, texts)                            force text into rows ("Wait", gist tokens)
+  append(seqs, texts, defer)                     force text into rows ("Wait", gist tokens); defer=True
+                                                 queues it for the next verb's first pass
   score(seqs, texts)              -> [[logprob]] logprob of each token of a continuation; rows unchanged
   latent_steps(seqs, steps)                      feed the last hidden state back (Coconut, LiteReason)
   evict(seqs, row, start, end)                   delete a span of a row from the KV cache (LightThinker)
@@ -52,7 +53,7 @@ class Engine(ABC):
     def _unsupported(self, verb: str):
         raise UnsupportedVerb(f"the {self.kind} engine {self.name!r} cannot {verb}")
 
-    def append(self, seqs, texts: list[str | None]) -> None:
+    def append(self, seqs, texts: list[str | None], defer: bool = False) -> None:
         self._unsupported("append forced text")
 
     def score(self, seqs, texts: list[str | None]) -> list[list[float] | None]:

@@ -170,8 +170,7 @@ class HFEngine(ForwardMixin, Engine):
             key = p.choice_key()
             if key not in choosers:
                 choosers[key] = Chooser(p, vocab, self.device, self.eos_ids)
-            run[r] = (p, choosers[key],
-                      len(row.detok.text))
+            run[r] = (p, choosers[key], len(row.detok.text))
         self._touch([seqs.rows[r] for r in asked])
         sampled = dict.fromkeys(run, 0)
         active = list(run)
@@ -243,8 +242,9 @@ class HFEngine(ForwardMixin, Engine):
         c.token_ids.extend(tokens)
         row.pending = list(tokens)
 
-    def append(self, seqs: Sequences, texts: list[str | None]) -> None:
-        """Force `texts[r]` into row r (None or "" leaves it); finished rows cannot take text."""
+    def append(self, seqs: Sequences, texts: list[str | None], defer: bool = False) -> None:
+        """Force `texts[r]` into row r (None or "" leaves it; not into finished rows). defer=True queues it
+        as pending tokens, fed in the next verb's first pass (a pass fewer; LightThinker's `[o]`)."""
         if len(texts) != len(seqs):
             raise LeanthinkError(f"append got {len(texts)} texts for {len(seqs)} rows")
         feeds = {}
@@ -259,7 +259,9 @@ class HFEngine(ForwardMixin, Engine):
             row.detok.add(x)
             row.detok.advance(self._decode)
             feeds[r] = row.pending + x
-            row.pending = []
+            row.pending = feeds[r] if defer else []
+        if defer:
+            return
         self._touch([seqs.rows[r] for r in feeds])
         self._feed(seqs, feeds)
         self._touch([seqs.rows[r] for r in feeds])
@@ -345,6 +347,7 @@ class HFEngine(ForwardMixin, Engine):
             h = seqs.last_hidden if projector is None else projector(seqs.last_hidden)
             for r in todo:
                 seqs.rows[r].request.usage.dep += len(seqs.rows[r].slots)
+                seqs.rows[r].request.usage.latent_tokens += 1
             self._feed(seqs, {r: h[r:r + 1] for r in todo})
         self._touch([seqs.rows[r] for r in live])
 

@@ -8,6 +8,9 @@ values):
 - `generated_tokens`: tokens sampled, summed over every sequence of the request (all particles, all
   samples), including the EOS token when one was sampled; tokens a method injects itself (forced
   text, latent embeddings) are not "generated" but are counted in `forward_tokens`.
+- `latent_tokens`: continuous thoughts (latent steps: Coconut, LiteReason), each a position the
+  model generated as a hidden state instead of a sampled token; also in `forward_tokens` and `dep`.
+  Papers count them as generated (Coconut's "# tokens"); generated + latent is a method's reasoning length.
 - `forward_tokens`: positions actually run through the model for the request: prefill + every token fed
   back during decoding + anything recomputed or injected. Batch padding is excluded. A sampled token
   that ends a sequence (EOS, a stop string, the length cap) is never fed back, so a plain generation of
@@ -38,6 +41,7 @@ from dataclasses import asdict, dataclass, fields
 class Usage:
     prompt_tokens: int = 0
     generated_tokens: int = 0
+    latent_tokens: int = 0
     forward_tokens: int = 0
     peak_tokens: int = 0
     dep: int = 0

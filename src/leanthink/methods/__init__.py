@@ -22,6 +22,7 @@ _REGISTRY: dict[str, str] = {
     "parallel-tempering": "leanthink.methods.scaling.particle_gibbs:ParallelTempering",
     "lightthinker": "leanthink.methods.lightthinker:LightThinker",
     "h2o": "leanthink.methods.h2o:H2O",
+    "coconut": "leanthink.methods.coconut:Coconut",
 }
 
 

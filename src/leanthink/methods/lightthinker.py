@@ -4,8 +4,8 @@ replace the thought's (Zhang et al. 2025; ../shared/research.md §2).
 For each row: decode until the model writes the splitter `<w>`; feed C = `<c0>..<c{C-1}>` (they see
 the thought); delete the thought and `<w>` from the KV cache (`engine.evict`: the slots are masked at
 once and squeezed out at the next compaction; later positions keep their RoPE positions, so the gap is
-what training saw); feed `[o]`, which no longer sees the thought, exactly as the training mask says;
-decode the next thought from there. Rows of a batch compress at different times and stay in one batch.
+what training saw); feed `[o]`, which no longer sees the thought, exactly as the training mask says
+(queued: the next decoding pass feeds it with the other rows' tokens); decode the next thought from there. Rows of a batch compress at different times and stay in one batch.
 
 Peak and Dep come from the engine's counters: the transient thought counts while it is held, the
 evicted tokens stop counting the moment they are deleted.
@@ -96,11 +96,12 @@ class LightThinker(Decoding):
                         # the thought and <w> sit just before the C tokens fed above
                         end = seqs.num_tokens(r) - len(cache_ids)
                         engine.evict(seqs, r, begin[r], end)
-                    engine.append(seqs, [output if r in compress else None for r in range(n)])  # [o] does not
+                    # [o] does not see it; queued, so the next extend's first pass feeds it (no pass of its own)
+                    engine.append(seqs, [output if r in compress else None for r in range(n)], defer=True)
                     for r in compress:
                         thoughts[r] += 1
-                        begin[r] = seqs.num_tokens(r)
-                        curve[r].append((sampled[r], seqs.num_tokens(r)))
+                        begin[r] = seqs.num_tokens(r) + 1   # after [o]
+                        curve[r].append((sampled[r], seqs.num_tokens(r) + 1))
                 live = compress
             for p, r, u in zip(chunk, range(n), engine.usage(seqs)):
                 results.append(Result(problem_id=p.id, output=prefix + texts[r], usage=u,

@@ -63,12 +63,14 @@ class ArithConfig:
 #: and 11 (one past its training lengths, where it fails); docs/builtin-models.md has the per-length
 #: curve. `search` is the testbed of inference-time scaling: 4-operation chains, where
 #: builtin:arith-weak's greedy CoT is right 30-60% of the time and one of 32 samples at temperature
-#: 0.8 almost always (docs/methods/particle-filter.md). `train` is what the built-ins were trained on.
+#: 0.8 almost always (docs/methods/particle-filter.md). `train` is what the built-ins were trained on;
+#: `train-easy` is training problems of `easy`'s lengths (Coconut's curriculum on short chains).
 SPLITS: dict[str, ArithConfig] = {
     "easy": ArithConfig(min_steps=1, max_steps=3),
     "hard": ArithConfig(min_steps=10, max_steps=11),
     "search": ArithConfig(min_steps=4, max_steps=4),
     "train": ArithConfig(min_steps=1, max_steps=10),
+    "train-easy": ArithConfig(min_steps=1, max_steps=3),
 }
 
 #: Seeds of the evaluation splits are offset so no evaluation problem is drawn from a training seed.

@@ -38,7 +38,7 @@ class GeneratedTask(Task):
         cfg = (self.config or self.SPLITS[split]).validate()
         n = generated_count(limit)
         # train problems come from the seed itself, evaluation splits from an offset seed
-        base = seed if split == "train" else seed + self.EVAL_SEED_OFFSET
+        base = seed if split.startswith("train") else seed + self.EVAL_SEED_OFFSET
         rng = random.Random(f"{self.name}/{split}/{base}")
         out = []
         for i in range(n):

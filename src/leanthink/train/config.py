@@ -50,12 +50,15 @@ class SFTConfig:
     compile: bool = True
     """torch.compile the training forward (about 2x faster for tiny models on CPU, after ~1 min of compiling)."""
     recipe: str = "sft"
-    """`sft` (plain CoT traces) or `lightthinker` (thoughts compressed into cache tokens, trained under
-    the LightThinker attention mask; train/lightthinker.py)."""
+    """`sft` (plain CoT traces), `lightthinker` (thoughts compressed into cache tokens, trained under
+    the LightThinker attention mask; train/lightthinker.py) or `coconut` (continuous thoughts, one
+    curriculum stage per `--split` stage; train/coconut.py)."""
     cache_tokens: int = 4
     """LightThinker: |C|, cache tokens per compressed thought (the built-in tokenizer reserves 16)."""
     segment_every: int = 0
     """LightThinker: 0 = a thought per line of the trace (thought-level); k = a thought every k tokens."""
+    latents_per_step: int = 1
+    """Coconut: c, continuous thoughts per replaced step (the paper: 1 for ProsQA, 2 for GSM8K)."""
 
     def stages(self) -> list[tuple[str, int]]:
         if ":" not in self.split:
@@ -85,7 +88,8 @@ class SFTConfig:
         checks.seed("--seed", self.seed)
         if self.threads is not None:
             checks.integer("--threads", self.threads, 1, os.cpu_count() or 1)
-        checks.choice("--recipe", self.recipe, ["sft", "lightthinker"])
+        checks.choice("--recipe", self.recipe, ["sft", "lightthinker", "coconut"])
+        checks.integer("--latents-per-step", self.latents_per_step, 1, 16)
         checks.integer("--cache-tokens", self.cache_tokens, 1, 64)
         checks.integer("--segment-every", self.segment_every, 0, 4096)
         parse_size(self.size)  # checked with --init too: a mistyped flag is a mistake either way

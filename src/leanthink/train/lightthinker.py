@@ -124,7 +124,11 @@ def add_marker_tokens(model, tokenizer, cache_tokens: int) -> int:
     """Give a tokenizer (and the model's embeddings) the markers it lacks; new rows start at the mean
     of the existing embeddings, so a new marker begins as an average token rather than noise. Returns
     how many were added (the built-in tokenizer reserves them all: 0)."""
-    names = ["<w>", "[o]"] + [f"<c{i}>" for i in range(cache_tokens)]
+    return add_tokens(model, tokenizer, ["<w>", "[o]"] + [f"<c{i}>" for i in range(cache_tokens)])
+
+
+def add_tokens(model, tokenizer, names: list[str]) -> int:
+    """Add the special tokens in `names` that the tokenizer lacks, embeddings at the mean (see above)."""
     vocab = tokenizer.get_vocab()
     missing = [n for n in names if n not in vocab]
     if not missing:
@@ -147,6 +151,7 @@ class Recipe:
 
     markers: Markers
     segment_every: int = 0
+    name = "lightthinker"
 
     def example(self, task, problem, mode: str, tokenizer, style) -> Example:
         """Prompt, then the trace's thoughts (its lines, or every k tokens), each followed by `<w>`, C

@@ -24,7 +24,7 @@ from ..errors import LeanthinkError
 from ..prompting import PromptStyle
 from .config import SFTConfig
 from .data import sample_batch
-from .lightthinker import recipe_for
+from .recipes import recipe_for
 
 
 #: settings that do not change what is learned, so a run may resume with other values (a moved
@@ -237,7 +237,7 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
     out = Path(cfg.out)
     resume_dir = out / "resume"
     model, tokenizer = _load_model(cfg.init) if cfg.init else _new_model(cfg, task)
-    recipe = recipe_for(cfg, model, tokenizer)   # None: plain SFT
+    recipe = recipe_for(cfg, model, tokenizer)   # None: plain SFT (train/recipes.py)
     style = PromptStyle("plain")
     state = {"stage": 0, "step": 0, "history": [], "elapsed_s": 0.0}
     opt_state = None
@@ -252,10 +252,13 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
     t0 = time.time() - state["elapsed_s"]
     steps_done = 0
     # compiled once; elementwise fusion matters for tiny models, whose cost is mostly not matmuls
-    forward = torch.compile(model, dynamic=True) if cfg.compile else model
+    forward = (recipe.forward(model) if hasattr(recipe, "forward") else
+               torch.compile(model, dynamic=True) if cfg.compile else model)
     with bar:
         for stage_i in range(state["stage"], len(stages)):
             split, total = stages[stage_i]
+            if hasattr(recipe, "stage"):
+                recipe.stage = stage_i + 1   # Coconut: stage k replaces the first k steps
             opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
             if opt_state is not None:
                 opt.load_state_dict(opt_state)
@@ -281,7 +284,7 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
                              "elapsed_s": round(state["elapsed_s"], 1)}
                     if cfg.eval_limit:
                         entry["eval_accuracy"] = evaluate(model, tokenizer, task, cfg.eval_split, cfg.eval_limit,
-                                                          *(("lightthinker", recipe.meta()) if recipe else ()))
+                                                          *((recipe.name, recipe.meta()) if recipe else ()))
                         model.train()
                     state["history"].append(entry)
                     bar.console.print(json.dumps(entry), soft_wrap=True)  # one line per entry, whatever the width
@@ -293,7 +296,7 @@ def train(cfg: SFTConfig, progress: bool = True, stop_after: int | None = None) 
             state["step"] = 0
     state["elapsed_s"] = time.time() - t0
     meta = {"prompt_style": "plain", "task": cfg.task, "train_config": asdict(cfg), "history": state["history"],
-            "train_time_s": round(state["elapsed_s"], 1), **({"lightthinker": recipe.meta()} if recipe else {})}
+            "train_time_s": round(state["elapsed_s"], 1), **({recipe.name: recipe.meta()} if recipe else {})}
     if plan.init_from:
         meta["init_from"] = plan.init_from
     save_checkpoint(model, tokenizer, out, meta)
@@ -383,12 +386,12 @@ def _signals_deferred():
 @torch.no_grad()
 def evaluate(model, tokenizer, task, split: str, limit: int, mode: str = "cot", meta: dict | None = None) -> float:
     """Greedy accuracy of an in-memory model on a generated split, through the real engine, with the
-    method `mode`; `meta` is what the model's leanthink.json will say (LightThinker's |C|)."""
+    method `mode`; `meta` is what the model's leanthink.json will say under `mode` (LightThinker's |C|)."""
     from ..engine.hf import HFEngine
     from ..methods import get_method
 
     engine = HFEngine.from_model(model, tokenizer, prompt_style=PromptStyle("plain"), name="training")
-    engine.meta = {"lightthinker": meta} if meta else {}
+    engine.meta = {mode: meta} if meta else {}
     problems = task.load(split, limit=limit, seed=0)
     results = get_method(mode).solve(engine, task, problems)
     correct = [task.grade(r.answer if r.answer is not None else task.extract(r.output), p)
