@@ -253,6 +253,33 @@ def train_prm(
     typer.echo(f"saved {run(cfg, progress=progress)}")
 
 
+@app.command("train-litereason")
+def train_litereason(
+    init: str = typer.Option("builtin:arith", help="The base reasoner (kept frozen)."),
+    task: str = typer.Option("arith"),
+    split: str = typer.Option("train-easy", help="Generated split of the training traces."),
+    out: Path = typer.Option(Path("runs/litereason"), help="Output directory (the base plus projector.safetensors)."),
+    blocks: int = typer.Option(3, help="Copies of the base's last MLP block in the projector."),
+    steps: int = typer.Option(600),
+    batch_size: int = typer.Option(32),
+    lr: float = typer.Option(1e-3),
+    eval_every: int = typer.Option(200),
+    eval_split: str = typer.Option("easy", help="Held-out split for the teacher-forced loss."),
+    eval_limit: int = typer.Option(64),
+    seed: int = typer.Option(0),
+    threads: Optional[int] = typer.Option(None),
+    progress: bool = typer.Option(True),
+):
+    """LiteReason: SFT of the Reasoning Projector on traces with 10-25% of steps made latent (base frozen)."""
+    from .train.litereason import LiteReasonConfig
+    from .train.litereason import train_litereason as run
+
+    cfg = LiteReasonConfig(init=init, task=task, split=split, out=str(out), blocks=blocks, steps=steps,
+                           batch_size=batch_size, lr=lr, eval_every=eval_every, eval_split=eval_split,
+                           eval_limit=eval_limit, seed=seed, threads=threads)
+    typer.echo(f"saved {run(cfg, progress=progress)}")
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("results/demo.jsonl"), help="Results file."),

@@ -23,6 +23,7 @@ _REGISTRY: dict[str, str] = {
     "lightthinker": "leanthink.methods.lightthinker:LightThinker",
     "h2o": "leanthink.methods.h2o:H2O",
     "coconut": "leanthink.methods.coconut:Coconut",
+    "litereason": "leanthink.methods.litereason:LiteReason",
 }
 
 

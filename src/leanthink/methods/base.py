@@ -87,3 +87,14 @@ class Decoding(Method):
 
         return SamplingParams(**{"max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
                                  "top_p": self.top_p, **changes})
+
+    def prefilled(self, engine, problems, mode: str = "cot"):
+        """(batch of problems, their rows prefilled with the prompt of `mode`), batch by batch; row p
+        samples from the stream seeded by (seed, p.id)."""
+        from ..engine import stream_seed
+
+        style = engine.prompt_style
+        for start in range(0, len(problems), self.batch_size):
+            chunk = problems[start:start + self.batch_size]
+            yield chunk, engine.prefill([style.render(p, mode, engine.tokenizer) for p in chunk],
+                                        seeds=[stream_seed(self.seed, p.id) for p in chunk])

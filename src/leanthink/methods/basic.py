@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..engine import stream_seed
 from ..engine.usage import Usage
 from .base import Decoding, Method, Result
 
@@ -20,10 +19,7 @@ class _Generate(Decoding):
         prefix = style.response_prefix(self.mode)
         params = self.sampling()
         results = []
-        for start in range(0, len(problems), self.batch_size):
-            chunk = problems[start:start + self.batch_size]
-            prompts = [style.render(p, self.mode, engine.tokenizer) for p in chunk]
-            seqs = engine.prefill(prompts, seeds=[stream_seed(self.seed, p.id) for p in chunk])
+        for chunk, seqs in self.prefilled(engine, problems, self.mode):
             completions = engine.extend(seqs, params)
             for p, c, u in zip(chunk, completions, engine.usage(seqs)):
                 results.append(Result(problem_id=p.id, output=prefix + c.text, usage=u,

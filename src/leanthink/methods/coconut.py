@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import checks
-from ..engine import stream_seed
 from ..engine.base import BASIC
 from ..errors import LeanthinkError
 from .base import Decoding, Result
@@ -48,13 +47,9 @@ class Coconut(Decoding):
         k = self.count(engine)
         for marker in ("<bot>", "<eot>"):
             engine.token_id(marker)   # each a single token, else a one-line error
-        style = engine.prompt_style
         results = []
-        for start in range(0, len(problems), self.batch_size):
-            chunk = problems[start:start + self.batch_size]
+        for chunk, seqs in self.prefilled(engine, problems):
             n = len(chunk)
-            seqs = engine.prefill([style.render(p, "cot", engine.tokenizer) for p in chunk],
-                                  seeds=[stream_seed(self.seed, p.id) for p in chunk])
             # <bot> after the prompt's own tokens (as in training), fed with the first latent step's pass
             engine.append(seqs, ["<bot>"] * n, defer=True)
             engine.latent_steps(seqs, [k] * n)

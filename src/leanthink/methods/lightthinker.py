@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .. import checks
-from ..engine import stream_seed
 from ..engine.base import BASIC
 from ..errors import LeanthinkError
 from .base import Decoding, Result
@@ -58,10 +57,7 @@ class LightThinker(Decoding):
         style = engine.prompt_style
         prefix = style.response_prefix("cot")
         results = []
-        for start in range(0, len(problems), self.batch_size):
-            chunk = problems[start:start + self.batch_size]
-            seqs = engine.prefill([style.render(p, "cot", engine.tokenizer) for p in chunk],
-                                  seeds=[stream_seed(self.seed, p.id) for p in chunk])
+        for chunk, seqs in self.prefilled(engine, problems):
             n = len(chunk)
             texts, sampled, thoughts = [""] * n, [0] * n, [0] * n
             begin = [seqs.num_tokens(r) for r in range(n)]   # where each row's current thought starts
