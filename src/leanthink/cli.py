@@ -20,6 +20,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Cheaper inference for reasoning language models, measured.")
 
 
+def _mount_training() -> None:
+    from . import cli_train   # train-prm, train-litereason, train-litereason-rl
+
+    cli_train.register(app)
+
+
 def _mount_concepts() -> None:
     try:
         from .concepts.cli import app as concepts_app
@@ -29,6 +35,7 @@ def _mount_concepts() -> None:
 
 
 _mount_concepts()
+_mount_training()
 
 
 def _mount_bench() -> None:
@@ -217,67 +224,6 @@ def train(
                     latents_per_step=latents_per_step)
     path = run_train(cfg, progress=progress)
     typer.echo(f"saved {path}")
-
-
-@app.command("train-prm")
-def train_prm(
-    task: str = typer.Option("arith", help="Generated task whose steps can be checked exactly."),
-    policy: str = typer.Option("builtin:arith", help="The reasoner whose solutions are labelled."),
-    init: str = typer.Option("builtin:arith", help="Causal LM the PRM's decoder starts from."),
-    out: Path = typer.Option(Path("runs/prm"), help="Output directory (OUT/model is the PRM; OUT/data caches rollouts)."),
-    split: str = typer.Option("train", help="Generated split of the training problems."),
-    problems: int = typer.Option(2000, help="Training problems."),
-    samples: int = typer.Option(4, help="Policy solutions per problem and temperature."),
-    temperatures: str = typer.Option("0.8,1.2", help="Sampling temperatures of the rollouts, comma-separated."),
-    eval_split: str = typer.Option("hard", help="Generated split of the held-out problems (step-level AUC)."),
-    eval_problems: int = typer.Option(200),
-    steps: int = typer.Option(1500),
-    batch_size: int = typer.Option(32),
-    lr: float = typer.Option(3e-4),
-    corruptions: int = typer.Option(2, help="Hard negatives per problem: the gold trace with one number changed."),
-    seed: int = typer.Option(0),
-    threads: Optional[int] = typer.Option(None),
-    progress: bool = typer.Option(True),
-):
-    """Train a process reward model (Qwen2.5-Math-PRM format) on the policy's labelled solutions."""
-    from .train.prm import PRMConfig
-    from .train.prm import train_prm as run
-
-    try:
-        temps = tuple(float(t) for t in temperatures.split(",") if t.strip())
-    except ValueError:
-        raise LeanthinkError(f"--temperatures {temperatures!r}: expected comma-separated numbers") from None
-    cfg = PRMConfig(task=task, split=split, policy=policy, init=init, out=str(out), problems=problems, samples=samples,
-                    temperatures=temps, eval_problems=eval_problems, eval_split=eval_split, steps=steps,
-                    batch_size=batch_size, lr=lr, corruptions=corruptions, seed=seed, threads=threads)
-    typer.echo(f"saved {run(cfg, progress=progress)}")
-
-
-@app.command("train-litereason")
-def train_litereason(
-    init: str = typer.Option("builtin:arith", help="The base reasoner (kept frozen)."),
-    task: str = typer.Option("arith"),
-    split: str = typer.Option("train-easy", help="Generated split of the training traces."),
-    out: Path = typer.Option(Path("runs/litereason"), help="Output directory (the base plus projector.safetensors)."),
-    blocks: int = typer.Option(3, help="Copies of the base's last MLP block in the projector."),
-    steps: int = typer.Option(600),
-    batch_size: int = typer.Option(32),
-    lr: float = typer.Option(1e-3),
-    eval_every: int = typer.Option(200),
-    eval_split: str = typer.Option("easy", help="Held-out split for the teacher-forced loss."),
-    eval_limit: int = typer.Option(64),
-    seed: int = typer.Option(0),
-    threads: Optional[int] = typer.Option(None),
-    progress: bool = typer.Option(True),
-):
-    """LiteReason: SFT of the Reasoning Projector on traces with 10-25% of steps made latent (base frozen)."""
-    from .train.litereason import LiteReasonConfig
-    from .train.litereason import train_litereason as run
-
-    cfg = LiteReasonConfig(init=init, task=task, split=split, out=str(out), blocks=blocks, steps=steps,
-                           batch_size=batch_size, lr=lr, eval_every=eval_every, eval_split=eval_split,
-                           eval_limit=eval_limit, seed=seed, threads=threads)
-    typer.echo(f"saved {run(cfg, progress=progress)}")
 
 
 @app.command()

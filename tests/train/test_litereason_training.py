@@ -96,3 +96,12 @@ def test_train_litereason_trains_only_the_projector_and_the_method_runs_it(tmp_p
     code, _, err = run_cli(["eval", "--task", "arith", "--split", "easy", "--limit", "1", "--method", "litereason",
                             "--model", base, "--out", tmp_path / "s.jsonl", "--no-progress"], capsys)
     assert code != 0 and "no reasoning projector" in err
+    policy = tmp_path / "lr2"   # then the base learns to write markers (the projector no longer changes)
+    code, _, err = run_cli(["train-litereason", "--init", base, "--split", "train-easy", "--steps", "2",
+                            "--policy-steps", "2", "--batch-size", "4", "--blocks", "2", "--eval-limit", "4",
+                            "--out", policy, "--no-progress"], capsys)
+    assert code == 0, err
+    stages = [h["stage"] for h in json.loads((policy / "leanthink.json").read_text())["litereason"]["history"]]
+    assert stages == ["projector", "projector", "policy"]
+    tuned = load_file(policy / "model.safetensors")
+    assert any(not torch.equal(before[k], tuned[k]) for k in before)

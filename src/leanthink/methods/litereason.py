@@ -44,6 +44,8 @@ class LiteReason(Decoding):
     requires: ClassVar[frozenset[str]] = BASIC | {"latent"}
     max_markers: int = 64
     """Cap on implicit thoughts per problem."""
+    record_items: bool = False
+    """Put the row's token ids (-1 at latent steps, EOS included) in the trace (for RL)."""
 
     def __post_init__(self):
         super().__post_init__()
@@ -81,6 +83,10 @@ class LiteReason(Decoding):
                     engine.latent_steps(seqs, steps, projector=projector)
                 live = nxt
             for p, r, u in zip(chunk, range(n), engine.usage(seqs)):
-                results.append(Result(problem_id=p.id, output=texts[r], usage=u,
-                                      trace={"finish_reason": reasons[r], "implicit_thoughts": latents[r]}))
+                trace = {"finish_reason": reasons[r], "implicit_thoughts": latents[r]}
+                if self.record_items:
+                    eos = engine.tokenizer.eos_token_id   # the built-ins' only EOS; models with several: the first
+                    trace["items"] = seqs.token_ids(r) + ([eos if eos is not None else min(engine.eos_ids)]
+                                                          if reasons[r] == "eos" else [])
+                results.append(Result(problem_id=p.id, output=texts[r], usage=u, trace=trace))
         return results

@@ -151,6 +151,10 @@ class LiteReasonConfig:
     eval_limit: int = 64
     """Held-out problems (the task's `easy` split... whatever --eval-split) for the teacher-forced loss."""
     eval_split: str = "easy"
+    policy_steps: int = 0
+    """After the projector: steps of SFT of the base on the same traces (projector frozen), so a model
+    that never saw the marker learns to write it (0: the paper's projector-only SFT)."""
+    policy_lr: float = 2e-4
     seed: int = 0
     threads: int | None = None
 
@@ -164,6 +168,8 @@ class LiteReasonConfig:
         checks.integer("--warmup", self.warmup, 0)
         checks.integer("--eval-every", self.eval_every, 0)
         checks.integer("--eval-limit", self.eval_limit, 1, 4096)
+        checks.integer("--policy-steps", self.policy_steps, 0)
+        checks.number("--policy-lr", self.policy_lr, 0, 1, low_open=True)
         checks.seed("--seed", self.seed)
         return self
 
@@ -198,7 +204,7 @@ def train_litereason(cfg: LiteReasonConfig, progress: bool = True):
     from ..models.registry import save_checkpoint
     from ..prompting import PromptStyle
     from ..tasks import get_task
-    from .sft import _load_model, init_recipe, lr_schedule
+    from .sft import _load_model, init_recipe
 
     cfg.validate()
     task = get_task(cfg.task)
@@ -211,10 +217,9 @@ def train_litereason(cfg: LiteReasonConfig, progress: bool = True):
         torch.set_num_threads(cfg.threads)
     model, tokenizer = _load_model(cfg.init)
     add_litereason_tokens(model, tokenizer)
-    model.eval().requires_grad_(False)   # the base stays frozen: only the projector learns
+    model.eval().requires_grad_(False)   # the base stays frozen while the projector learns
     torch.manual_seed(cfg.seed)
-    projector = ReasoningProjector(model, cfg.blocks).requires_grad_(True)   # copies of frozen blocks
-    opt = torch.optim.AdamW(projector.parameters(), lr=cfg.lr, weight_decay=0.0)
+    projector = ReasoningProjector(model, cfg.blocks)
     style = PromptStyle("plain")
     held_out = marked_batch(task, cfg.eval_split, cfg.seed + 7919, 0, cfg.eval_limit, tokenizer, style)
 
@@ -222,25 +227,21 @@ def train_litereason(cfg: LiteReasonConfig, progress: bool = True):
         with torch.no_grad():
             return round(marked_loss(model, projector, **held_out).item(), 4)
 
-    history = [{"step": 0, "eval_loss": held_out_loss()}]
+    def batch(step: int):
+        return marked_batch(task, cfg.split, cfg.seed, step, cfg.batch_size, tokenizer, style)
+
+    history = [{"stage": "projector", "step": 0, "eval_loss": held_out_loss()}]
     t0 = time.time()
     with Progress(disable=not progress) as bar:
-        job = bar.add_task("projector SFT", total=cfg.steps)
-        for step in range(cfg.steps):
-            for g in opt.param_groups:
-                g["lr"] = lr_schedule(step, cfg.steps, cfg.lr, cfg.warmup)
-            loss = marked_loss(model, projector, **marked_batch(task, cfg.split, cfg.seed, step, cfg.batch_size,
-                                                                tokenizer, style))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(projector.parameters(), 1.0)
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            bar.update(job, completed=step + 1)
-            if (cfg.eval_every and (step + 1) % cfg.eval_every == 0) or step + 1 == cfg.steps:
-                entry = {"step": step + 1, "loss": round(loss.item(), 4), "eval_loss": held_out_loss(),
-                         "elapsed_s": round(time.time() - t0, 1)}
-                history.append(entry)
-                bar.console.print(json.dumps(entry), soft_wrap=True)
+        projector.requires_grad_(True)
+        fit(projector, lambda k: marked_loss(model, projector, **batch(k)), cfg.steps, cfg.lr, cfg.warmup,
+            "projector", bar, history, held_out_loss, cfg.eval_every, t0)
+        projector.requires_grad_(False)
+        if cfg.policy_steps:   # the base learns to write markers where the data has them (see the docs)
+            model.requires_grad_(True)
+            fit(model, lambda k: marked_loss(model, projector, **batch(cfg.steps + k)), cfg.policy_steps,
+                cfg.policy_lr, cfg.warmup, "policy", bar, history, held_out_loss, cfg.eval_every, t0)
+            model.requires_grad_(False)
     from dataclasses import asdict
 
     meta = json.loads(json.dumps(_base_meta(cfg.init)))
@@ -249,6 +250,34 @@ def train_litereason(cfg: LiteReasonConfig, progress: bool = True):
     save_checkpoint(model, tokenizer, out, meta)
     save_projector(projector, out)
     return out
+
+
+def fit(module, loss_at, steps: int, lr: float, warmup: int, stage: str, bar, history: list, evaluate,
+        every: int, t0: float) -> None:
+    """AdamW on `module`'s trainable parameters for `steps` steps of `loss_at(step)`, with the
+    recipe's schedule; an entry in `history` every `every` steps and at the end."""
+    import json
+    import time
+
+    from .sft import lr_schedule
+
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    job = bar.add_task(f"{stage} SFT", total=steps)
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_schedule(step, steps, lr, warmup)
+        loss = loss_at(step)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        bar.update(job, completed=step + 1)
+        if (every and (step + 1) % every == 0) or step + 1 == steps:
+            entry = {"stage": stage, "step": step + 1, "loss": round(loss.item(), 4), "eval_loss": evaluate(),
+                     "elapsed_s": round(time.time() - t0, 1)}
+            history.append(entry)
+            bar.console.print(json.dumps(entry), soft_wrap=True)
 
 
 def _base_meta(init: str) -> dict:
