@@ -16,7 +16,8 @@ def test_latent_bench_end_to_end(tmp_path, capsys):
     assert code == 0, err
     args = dict(suites=["arith-easy", "prosqa-valid"], limit=2, out_dir=tmp_path / "b", batch_sizes=(1, 2),
                 prosqa_data=tmp_path / "missing.json", progress=False, max_new_tokens=12,
-                models={"arith-easy:base": str(co), "arith-easy:coconut": str(co)})
+                models={"arith-easy:base": str(co), "arith-easy:coconut": str(co),
+                        "arith-easy:litereason-sft": str(tmp_path / "none"), "arith-easy:litereason": str(tmp_path / "none")})
     report = run_latent_bench(**args)
     runs = report["suites"]["arith-easy"]["runs"]
     assert {(s["method"], s["batch_size"]) for s in runs} == {(m, b) for m in ("direct", "cot", "coconut")
@@ -27,7 +28,7 @@ def test_latent_bench_end_to_end(tmp_path, capsys):
         if s["method"] == "cot":
             assert s["tokens_vs_cot"] == 1.0 and s["accuracy_vs_cot"] == 0.0
     assert "prosqa-valid" not in report["suites"]
-    assert any("litereason skipped" in n for n in report["notes"]) and any("prosqa-valid" in n for n in report["notes"])
+    assert any("litereason-sft skipped" in n for n in report["notes"]) and any("prosqa-valid" in n for n in report["notes"])
     files = sorted((tmp_path / "b").glob("*.jsonl"))
     before = [f.read_text() for f in files]
     assert [len(x.splitlines()) for x in before] == [6, 6]

@@ -122,7 +122,7 @@ def latent(
     limit: int = typer.Option(100, help="Problems per suite."),
     batch_sizes: str = typer.Option("1,16", help="Batch sizes to time, comma-separated."),
     prosqa_data: Path = typer.Option(Path("../shared/data/prosqa_valid.json"), help="The real ProsQA file."),
-    model: list[str] = typer.Option([], help="Override a model: SUITE:METHOD=SPEC (METHOD base, coconut, ...)."),
+    model: list[str] = typer.Option([], help="Override a model: SUITE:LABEL=SPEC (LABEL base, coconut, litereason-sft, litereason)."),
     seed: int = typer.Option(0),
     out: Path = typer.Option(Path("results/latent"), help="Output directory."),
     progress: bool = typer.Option(True),
@@ -134,7 +134,7 @@ def latent(
     for item in model:
         key, sep, spec = item.partition("=")
         if not sep or ":" not in key:
-            raise LeanthinkError(f"--model {item!r}: expected SUITE:METHOD=SPEC, e.g. arith-easy:coconut=runs/co")
+            raise LeanthinkError(f"--model {item!r}: expected SUITE:LABEL=SPEC, e.g. arith-easy:coconut=runs/co")
         overrides[key] = spec
     run_latent_bench(list(_list("--suites", suites, str)), limit, out, _list("--batch-sizes", batch_sizes, int),
                      seed, prosqa_data, overrides, progress)

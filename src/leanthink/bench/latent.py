@@ -17,19 +17,23 @@ from pathlib import Path
 from .. import checks
 from ..errors import LeanthinkError
 
-#: suite -> (task, task options, split, base reasoner, {latent method: its model})
+#: suite -> (task, task options, split, base reasoner, {label: (latent method, its model)})
 SUITES = {
-    "prosqa-small": ("prosqa", {"trace": "both"}, "small", "builtin:prosqa", {"coconut": "builtin:prosqa-coconut"}),
-    "prosqa-valid": ("prosqa", {"trace": "both"}, None, "builtin:prosqa", {"coconut": "builtin:prosqa-coconut"}),
-    "arith-easy": ("arith", {}, "easy", "builtin:arith", {"coconut": "builtin:arith-coconut",
-                                                          "litereason": "builtin:arith-litereason"}),
+    "prosqa-small": ("prosqa", {"trace": "both"}, "small", "builtin:prosqa",
+                     {"coconut": ("coconut", "builtin:prosqa-coconut")}),
+    "prosqa-valid": ("prosqa", {"trace": "both"}, None, "builtin:prosqa",
+                     {"coconut": ("coconut", "builtin:prosqa-coconut")}),
+    "arith-easy": ("arith", {}, "easy", "builtin:arith",
+                   {"coconut": ("coconut", "builtin:arith-coconut"),
+                    "litereason-sft": ("litereason", "builtin:arith-litereason-sft"),
+                    "litereason": ("litereason", "builtin:arith-litereason")}),
 }
 
 
 def run_latent_bench(suites: list[str], limit: int, out_dir: Path, batch_sizes=(1, 16), seed: int = 0,
                      prosqa_data: Path | None = None, models: dict[str, str] | None = None,
                      progress: bool = True, max_new_tokens: int = 256) -> dict:
-    """`models` overrides a suite's models: keys "<suite>:<method>" (method base, coconut, ...)."""
+    """`models` overrides a suite's models: keys "<suite>:<label>" (base, coconut, litereason-sft, litereason)."""
     from ..engine import load_engine
     from ..methods import get_method, method_names
     from ..models.registry import resolve_model
@@ -53,30 +57,30 @@ def run_latent_bench(suites: list[str], limit: int, out_dir: Path, batch_sizes=(
             continue
         task = get_task(task_name, **options)
         problems = task.load(split=split, data=data, limit=limit, seed=seed)
-        plan = [("direct", models.get(f"{name}:base", base)), ("cot", models.get(f"{name}:base", base))]
-        for method, spec in latent.items():
-            spec = models.get(f"{name}:{method}", spec)
+        plan = [("direct", "direct", models.get(f"{name}:base", base)), ("cot", "cot", models.get(f"{name}:base", base))]
+        for label, (method, spec) in latent.items():
+            spec = models.get(f"{name}:{label}", spec)
             if method not in method_names():
-                notes.append(f"{name}: {method} skipped (no such method yet)")
+                notes.append(f"{name}: {label} skipped (no such method yet)")
                 continue
             try:
                 resolve_model(spec)
             except LeanthinkError:
-                notes.append(f"{name}: {method} skipped (no model {spec})")
+                notes.append(f"{name}: {label} skipped (no model {spec})")
                 continue
-            plan.append((method, spec))
-        engines = {spec: load_engine(spec) for _, spec in plan}
+            plan.append((label, method, spec))
+        engines = {spec: load_engine(spec) for _, _, spec in plan}
         runs = []
         for b in batch_sizes:
             file = out_dir / f"{name}_b{b}.jsonl"
             checks.output_file("--out", file)
-            for method_name, spec in plan:
+            for label, method_name, spec in plan:
                 method = get_method(method_name, batch_size=b, seed=seed, max_new_tokens=max_new_tokens)
                 info = RunInfo.create(task_name, split, data, seed, method, method_name, spec, engines[spec])
                 t0 = time.perf_counter()
                 rows = run(method, engines[spec], task, problems, info, file, chunk_size=b, progress=progress)
                 s = summarise(rows)[0]
-                s.update(batch_size=b, wall_s=time.perf_counter() - t0,
+                s.update(label=label, batch_size=b, wall_s=time.perf_counter() - t0,
                          reasoning_tokens=s["mean_generated_tokens"] + s["mean_latent_tokens"])
                 s["wall_per_problem_s"] = s["wall_s"] / len(problems)
                 runs.append(s)
@@ -99,7 +103,7 @@ def _write(report: dict, out_dir: Path) -> None:
         lines += [f"## {name}", "", "| method | model | batch | n | accuracy [95% CI] | Δ vs cot | generated | latent | "
                   "reasoning / cot | wall s per problem |", "|---|---|---|---|---|---|---|---|---|---|"]
         for s in suite["runs"]:
-            lines.append(f"| {s['method']} | {s['model']} | {s['batch_size']} | {s['n']} | {s['accuracy']:.1%} "
+            lines.append(f"| {s['label']} | {s['model']} | {s['batch_size']} | {s['n']} | {s['accuracy']:.1%} "
                          f"[{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}] | {s['accuracy_vs_cot'] * 100:+.1f} | "
                          f"{s['mean_generated_tokens']:.1f} | {s['mean_latent_tokens']:.1f} | {s['tokens_vs_cot']:.1%} | "
                          f"{s['wall_per_problem_s']:.3f} |")

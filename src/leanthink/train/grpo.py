@@ -163,7 +163,7 @@ def train_grpo(cfg: GRPOConfig, progress: bool = True) -> Path:
                 model.requires_grad_(False)
                 projector.requires_grad_(True)
                 fit(projector, lambda i: marked_loss(model, projector, **marked_batch(
-                    task, cfg.split, cfg.seed + 17 * (rnd + 1), i, 32, tok, style)), cfg.refresh_steps,
+                    task, cfg.split, cfg.seed + 17 * (rnd + 1), i, 32, tok, style), markers=False), cfg.refresh_steps,
                     cfg.refresh_lr, 5, f"refresh {rnd + 1}", bar, [], lambda: None, 0, t0)
                 projector.requires_grad_(False)
                 model.requires_grad_(True)

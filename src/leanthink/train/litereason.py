@@ -49,25 +49,29 @@ class MarkedExample:
     """Token ids, and LATENT where a latent step goes."""
     labels: list[int]
     """One per item: the token where loss applies, else IGNORE (prompt, latents)."""
+    marker: list[bool] | None = None
+    """Where the marker tokens are (None: nowhere)."""
 
 
 def marked_example(prompt: list[int], steps: list[list[int]], final: list[int], latent: set[int], encode,
                    eos: int) -> MarkedExample:
     """Prompt, steps (those in `latent` replaced by the marker and its latents), final answer, EOS.
     Loss on every response token but the latents (the frozen base makes only the projector learn)."""
-    items, labels = list(prompt), [IGNORE] * len(prompt)
+    items, labels, is_marker = list(prompt), [IGNORE] * len(prompt), [False] * len(prompt)
     for i, step in enumerate(steps):
         if i in latent:
             n = latent_count(len(step))
             marker = encode(marker_text(n))
             items += marker + [LATENT] * n
             labels += marker + [IGNORE] * n
+            is_marker += [True] * len(marker) + [False] * n
         else:
             items += step
             labels += step
+            is_marker += [False] * len(step)
     items += final + [eos]
     labels += final + [eos]
-    return MarkedExample(items, labels)
+    return MarkedExample(items, labels, is_marker + [False] * (len(final) + 1))
 
 
 def collate(examples: list[MarkedExample], pad_id: int) -> dict[str, torch.Tensor]:
@@ -77,15 +81,18 @@ def collate(examples: list[MarkedExample], pad_id: int) -> dict[str, torch.Tenso
     latent = torch.zeros((n, width), dtype=torch.bool)
     mask = torch.zeros((n, width), dtype=torch.long)
     labels = torch.full((n, width), IGNORE)
+    marker = torch.zeros((n, width), dtype=torch.bool)
     for i, e in enumerate(examples):
         x = torch.tensor(e.items)
         latent[i, :len(x)] = x == LATENT
         ids[i, :len(x)] = torch.where(x == LATENT, pad_id, x)
         mask[i, :len(x)] = 1
         labels[i, :len(x)] = torch.tensor(e.labels)
+        if e.marker:
+            marker[i, :len(x)] = torch.tensor(e.marker)
     if latent[:, 0].any():
         raise LeanthinkError("a latent step cannot open a sequence (it needs a previous hidden state)")
-    return {"ids": ids, "latent": latent, "mask": mask, "labels": labels}
+    return {"ids": ids, "latent": latent, "mask": mask, "labels": labels, "marker": marker}
 
 
 def rollout(model, projector, ids, latent, mask, fed: list | None = None) -> torch.Tensor:
@@ -122,7 +129,11 @@ def rollout(model, projector, ids, latent, mask, fed: list | None = None) -> tor
     return torch.cat(hidden, dim=1)
 
 
-def marked_loss(model, projector, ids, latent, mask, labels) -> torch.Tensor:
+def marked_loss(model, projector, ids, latent, mask, labels, marker, markers: bool = True) -> torch.Tensor:
+    """Mean cross-entropy of the labelled tokens; `markers=False` leaves the marker tokens out (what the
+    projector can change: the base alone decides whether it writes a marker)."""
+    if not markers:
+        labels = labels.masked_fill(marker, IGNORE)
     h = rollout(model, projector, ids, latent, mask)
     logits = model.lm_head(h[:, :-1]).float()
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
@@ -149,7 +160,7 @@ class LiteReasonConfig:
     warmup: int = 30
     eval_every: int = 200
     eval_limit: int = 64
-    """Held-out problems (the task's `easy` split... whatever --eval-split) for the teacher-forced loss."""
+    """Held-out problems (of --eval-split) for the teacher-forced loss on steps and answers."""
     eval_split: str = "easy"
     policy_steps: int = 0
     """After the projector: steps of SFT of the base on the same traces (projector frozen), so a model
@@ -225,7 +236,7 @@ def train_litereason(cfg: LiteReasonConfig, progress: bool = True):
 
     def held_out_loss() -> float:
         with torch.no_grad():
-            return round(marked_loss(model, projector, **held_out).item(), 4)
+            return round(marked_loss(model, projector, **held_out, markers=False).item(), 4)
 
     def batch(step: int):
         return marked_batch(task, cfg.split, cfg.seed, step, cfg.batch_size, tokenizer, style)
@@ -234,7 +245,7 @@ def train_litereason(cfg: LiteReasonConfig, progress: bool = True):
     t0 = time.time()
     with Progress(disable=not progress) as bar:
         projector.requires_grad_(True)
-        fit(projector, lambda k: marked_loss(model, projector, **batch(k)), cfg.steps, cfg.lr, cfg.warmup,
+        fit(projector, lambda k: marked_loss(model, projector, **batch(k), markers=False), cfg.steps, cfg.lr, cfg.warmup,
             "projector", bar, history, held_out_loss, cfg.eval_every, t0)
         projector.requires_grad_(False)
         if cfg.policy_steps:   # the base learns to write markers where the data has them (see the docs)
