@@ -1,7 +1,7 @@
 """`leanthink demo`: the built-in reasoners on their tasks, `direct` vs `cot`; inference-time scaling
 on the search split (greedy CoT, self-consistency, best-of-n and PRM-guided particle filtering at the
-same budget); thought compression (LightThinker against vanilla CoT on long chains) and continuous
-thoughts (Coconut on ProsQA); in one table and PNG.
+same budget); thought compression (LightThinker against vanilla CoT on long chains); in one table and
+PNG.
 
 Everything goes through the same harness as `leanthink eval`, into one resumable results file.
 """
@@ -22,8 +22,6 @@ DEMO_RUNS = (
     # thought compression: the same long chains with and without evicting finished thoughts (Peak, Dep)
     ("builtin:iterate", "iterate", "long", ("cot",), None),
     ("builtin:iterate-lightthinker", "iterate", "long", ("lightthinker",), None),
-    # continuous thoughts: ProsQA answered after latent steps instead of a written search
-    ("builtin:prosqa-coconut", "prosqa", "small", ("coconut",), None),
 )
 BUDGET = 8
 
@@ -70,6 +68,6 @@ def run_demo(out: Path, limit: int = 100, progress: bool = True, seed: int = 0) 
     png = plot_accuracy_vs_tokens(summaries, out.with_suffix(".png"))
     write_text(out.with_suffix(".md"), "# leanthink demo\n\n" + markdown_table(summaries))
     c = console()
-    c.print(render_table(summaries, title="leanthink demo: the built-in reasoners, search at budget 8, compression, latents"))
+    c.print(render_table(summaries, title="leanthink demo: the built-in reasoners, search at budget 8, thought compression"))
     c.print(f"results: {out}   table: {out.with_suffix('.md')}   plot: {png}")
     return summaries
