@@ -36,6 +36,7 @@ def test_prosqa_lightthinker_compresses_its_search_lines():
     task = get_task("prosqa")
     problems = task.load("small", limit=16, seed=0)
     lt, acc = _solve("builtin:prosqa-lightthinker", "lightthinker", task, problems)
+    # measured: 75% of 100 `small` problems (vanilla 97%), 74.3% of the real valid file (96.7%)
     assert acc >= 0.6 and all(r.trace["thoughts"] >= 2 for r in lt)
 
 
