@@ -87,4 +87,19 @@ def test_restated_trace_copies_the_clause_then_computes():
             var, src, sop, sb, a, op, b, result = RESTATED.match(long).groups()
             assert defs[var] == f"{src}{sop}{sb}" and short == f"{var}={a}{op}{b}={result}"
     with pytest.raises(LeanthinkError, match="unknown trace"):
-        ArithTask(trace="verbose")
+        ArithTask(trace="wordy")
+
+
+def test_verbose_trace_restates_then_checks_every_step_backwards_by_its_inverse():
+    restated = ArithTask(SPLITS["hard"], trace="restate").load("hard", limit=30)
+    verbose = ArithTask(SPLITS["hard"], trace="verbose").load("hard", limit=30)
+    inverse = {"+": lambda a, b: a - b, "-": lambda a, b: a + b, "*": lambda a, b: a // b}
+    for r, v in zip(restated, verbose):
+        n = len(r.steps)
+        assert v.question == r.question and v.answer == r.answer and v.steps[:n] == r.steps
+        checks = v.steps[n:]
+        assert len(checks) == n
+        for step, check in zip(reversed(r.steps), checks):   # the last step is checked first
+            var, src, op, b, result = re.match(r"(\w)=(\w)([-+*])(\d+)=\d+[-+*]\d+=(\d+)", step).groups()
+            back = inverse[op](int(result), int(b))
+            assert check == f"check {var}: {result}{dict(zip('+-*', '-+/'))[op]}{b}={back}={src}"

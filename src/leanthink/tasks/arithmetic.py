@@ -6,13 +6,17 @@ for the last one on the chain:
     question: "x=47. k=x+8. m=k-5. q=m*2. What is q?"
     steps:    "k=47+8=55", "m=55-5=50", "q=50*2=100"   (one per line), then "Answer: 100"
     restated: "k=x+8=47+8=55", ...                            (trace="restate")
+    verbose:  the restated steps, then every step checked backwards by its inverse,
+              "check q: 100/2=50=m", "check m: 50+5=55=k", "check k: 55-8=47=x"  (trace="verbose")
 
 Why this design: every step is the same small skill (look up the defining clause of the next
 variable by name, copy the previous result, apply one +, - or * with a one-digit operand, values kept
 in [0, max_value]), so a tiny transformer learns single steps almost perfectly and difficulty comes
 from chain length: a chain is right only if every step is. The `restate` trace first copies the
 clause verbatim ("k=x+8", a pure copy from the question) before substituting the value, which turns
-the lookup into plain induction-style copying; it is longer, and offered as an option.
+the lookup into plain induction-style copying; it is longer, and offered as an option. The `verbose`
+trace is a reasoner that over-thinks: after the answer is known it re-checks every step (about twice
+the tokens of `restate`), so compact-reasoning methods have something to remove.
 Variable names are random letters, so the
 lookup is by content, not by position. Distractors are extra clauses that hang off the chain but are
 not needed for the asked variable; the gold steps skip them.
@@ -92,7 +96,8 @@ def _draw_op(rng: random.Random, value: int, cfg: ArithConfig) -> tuple[str, int
     return rng.choice([v for v in valid if v[0] == op])
 
 
-TRACES = ("compact", "restate")
+TRACES = ("compact", "restate", "verbose")
+_INVERSE = {"+": "-", "-": "+", "*": "/"}
 
 
 def generate(cfg: ArithConfig, rng: random.Random, trace: str = "compact") -> tuple[str, list[str], int]:
@@ -102,14 +107,15 @@ def generate(cfg: ArithConfig, rng: random.Random, trace: str = "compact") -> tu
     chain, extra = names[: n + 1], names[n + 1:]
     value = rng.randint(0, cfg.max_value)
     clauses = [(chain[0], f"{chain[0]}={value}")]
-    steps, values = [], {chain[0]: value}
+    steps, values, checks = [], {chain[0]: value}, []
     for prev, var in zip(chain, chain[1:]):
         op, operand = _draw_op(rng, values[prev], cfg)
         new = _apply(values[prev], op, operand)
         clauses.append((var, f"{var}={prev}{op}{operand}"))
-        restated = f"{prev}{op}{operand}=" if trace == "restate" else ""
+        restated = f"{prev}{op}{operand}=" if trace in ("restate", "verbose") else ""
         steps.append(f"{var}={restated}{values[prev]}{op}{operand}={new}")
         values[var] = new
+        checks.append(f"check {var}: {new}{_INVERSE[op]}{operand}={values[prev]}={prev}")
     # distractors hang off a random chain variable and are placed after it, so the question still
     # reads top to bottom; they never feed the asked variable.
     for var in extra:
@@ -118,6 +124,8 @@ def generate(cfg: ArithConfig, rng: random.Random, trace: str = "compact") -> tu
         pos = rng.randint(src + 1, len(clauses))
         clauses.insert(pos, (var, f"{var}={chain[src]}{op}{operand}"))
     question = ". ".join(c for _, c in clauses) + f". What is {chain[-1]}?"
+    if trace == "verbose":
+        steps += checks[::-1]
     return question, steps, values[chain[-1]]
 
 
