@@ -8,6 +8,7 @@ Verbs (each method declares the subset it needs in `Method.requires`; see docs/a
   score(seqs, texts)              -> [[logprob]] logprob of each token of a continuation; rows unchanged
   latent_steps(seqs, steps)                      feed the last hidden state back (Coconut, LiteReason)
   evict(seqs, row, start, end)                   delete a span of a row from the KV cache (LightThinker)
+  rewind(seqs, row, chars)                       take back the end of a row's latest output (budget forcing)
   fork(seqs, n), select(seqs, rows), drop(seqs, rows)           in place
   split(seqs, rows) -> new handle (rows moved), copy(seqs, rows) -> new handle (rows copied),
   merge(seqs, other) (other's rows join seqs)
@@ -24,8 +25,8 @@ from ..errors import LeanthinkError, UnsupportedVerb
 from .params import Completion, SamplingParams
 
 #: every verb an engine may offer; "logprobs" = Completion.logprobs are filled in
-VERBS = frozenset({"prefill", "extend", "append", "score", "latent", "evict", "fork", "select", "drop", "split",
-                   "merge", "copy", "logprobs"})
+VERBS = frozenset({"prefill", "extend", "append", "score", "latent", "evict", "rewind", "fork", "select", "drop",
+                   "split", "merge", "copy", "logprobs"})
 #: what every method needs
 BASIC = frozenset({"prefill", "extend"})
 
@@ -64,6 +65,9 @@ class Engine(ABC):
 
     def evict(self, seqs, row: int, start: int, end: int) -> None:
         self._unsupported("evict KV-cache spans")
+
+    def rewind(self, seqs, row: int, chars: int) -> None:
+        self._unsupported("take back output")
 
     def fork(self, seqs, n: int):
         self._unsupported("fork sequences")

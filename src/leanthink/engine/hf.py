@@ -29,12 +29,13 @@ from .base import VERBS, Engine
 from .detok import CONTEXT, Detokenizer
 from .forward import ForwardMixin, eos_ids
 from .handle import Row, Sequences
+from .rowops import RowOps
 from .params import Completion, SamplingParams
 from .sampling import Chooser, Stream, find_stop, stream_seed
 from .usage import Request, Usage
 
 
-class HFEngine(ForwardMixin, Engine):
+class HFEngine(RowOps, ForwardMixin, Engine):
     capabilities = VERBS
     kind = "in-process Hugging Face"
 
@@ -351,6 +352,19 @@ class HFEngine(ForwardMixin, Engine):
             self._feed(seqs, {r: h[r:r + 1] for r in todo})
         self._touch([seqs.rows[r] for r in live])
 
+    def rewind(self, seqs: Sequences, row: int, chars: int) -> None:
+        """Take back the last `chars` characters of a row's output, within its latest decoded chunk (a
+        stop token that a method suppresses: budget forcing's end of reasoning); cache, tokens and
+        text follow, and a token cut in the middle is re-spelled. The tokens stay counted as generated."""
+        seqs.check_rows([row], "rewind")
+        r = seqs.rows[row]
+        r.detok.advance(self._decode)
+        if isinstance(chars, bool) or not isinstance(chars, int) or not 0 < chars <= len(r.detok.chunk):
+            raise LeanthinkError(f"rewind: row {row} can take back 1..{len(r.detok.chunk)} characters (its latest "
+                                 f"decoded chunk), got {chars!r}")
+        self._cut(seqs, row, len(r.detok.text) - chars, Completion(text=""))
+        self._maybe_compact(seqs)
+
     def evict(self, seqs: Sequences, row: int, start: int, end: int) -> None:
         """Delete tokens [start, end) of `row` (indices into its live tokens, prompt included) from the
         KV cache. Later tokens keep their positions; the slots are freed at the next compaction."""
@@ -360,40 +374,6 @@ class HFEngine(ForwardMixin, Engine):
             raise LeanthinkError(f"evict: need 0 <= start < end <= {live}, got [{start}, {end})")
         self._evict(seqs, row, start, end)
         self._maybe_compact(seqs)
-
-    def fork(self, seqs: Sequences, n: int) -> Sequences:
-        """In place: each row becomes n consecutive rows sharing its prefix (copied, never recomputed);
-        the copies get fresh, deterministic random streams. Returns `seqs`."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise LeanthinkError(f"fork needs an integer n >= 1, got {n!r}")
-        seqs.reindex([r for r in range(len(seqs)) for _ in range(n)])
-        return seqs
-
-    def select(self, seqs: Sequences, rows: list[int]) -> Sequences:
-        """In place: the rows become `rows` of the old batch, in that order (repeats allowed:
-        resampling; rows left out are freed). Returns `seqs`."""
-        seqs.reindex(seqs.check_rows(rows, "select"))
-        return seqs
-
-    def drop(self, seqs: Sequences, rows: list[int]) -> Sequences:
-        """In place: remove `rows` (their memory is freed). Returns `seqs`."""
-        gone = set(seqs.check_rows(rows, "drop"))
-        seqs.reindex([r for r in range(len(seqs)) if r not in gone])
-        return seqs
-
-    def split(self, seqs: Sequences, rows: list[int]) -> Sequences:
-        """Move `rows` out of `seqs` into a new handle (a request leaving a live batch)."""
-        return seqs.take(seqs.check_rows(rows, "split"), move=True)
-
-    def copy(self, seqs: Sequences, rows: list[int] | None = None) -> Sequences:
-        """A new handle with copies of `rows` (default all); `seqs` is unchanged and stays usable
-        (a probe that must not disturb its parent). Copies get fresh random streams."""
-        return seqs.take(seqs.check_rows(rows, "copy"), move=False)
-
-    def merge(self, seqs: Sequences, other: Sequences) -> Sequences:
-        """Append `other`'s rows to `seqs` (a request joining a live batch); `other` is left empty."""
-        seqs.merge(other)
-        return seqs
 
     def usage(self, seqs: Sequences) -> list[Usage]:
         """Usage per request that ever had a row in `seqs`, in order of first appearance."""

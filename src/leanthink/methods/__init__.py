@@ -24,6 +24,7 @@ _REGISTRY: dict[str, str] = {
     "h2o": "leanthink.methods.h2o:H2O",
     "coconut": "leanthink.methods.coconut:Coconut",
     "litereason": "leanthink.methods.litereason:LiteReason",
+    "budget-forcing": "leanthink.methods.compact:BudgetForcing",
 }
 
 
