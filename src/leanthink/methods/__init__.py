@@ -25,6 +25,7 @@ _REGISTRY: dict[str, str] = {
     "coconut": "leanthink.methods.coconut:Coconut",
     "litereason": "leanthink.methods.litereason:LiteReason",
     "budget-forcing": "leanthink.methods.compact:BudgetForcing",
+    "early-exit": "leanthink.methods.compact:EarlyExit",
 }
 
 

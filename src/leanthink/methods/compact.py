@@ -91,3 +91,72 @@ class BudgetForcing(Decoding):
                                       trace={"reasoning_tokens": used[r] - ended[r],   # the marker is not reasoning
                                              "suppressed": suppressed[r], "finish_reason": reasons[r]}))
         return results
+
+
+@dataclass(frozen=True)
+class EarlyExit(Decoding):
+    """`early-exit` (DEER, Yang et al. 2025): at every step boundary, probe a trial answer on a copy of
+    the row (the answer marker appended, a short greedy answer decoded) and stop reasoning when its
+    confidence, the mean probability of its tokens (from the engine's logprobs), reaches `threshold`;
+    the row then ends with that answer. `agree=k` is the certainty-by-agreement variant in the style
+    of Dynasor: stop when the last k probed answers are the same (`threshold` is then not used). The
+    probes are paid for: their tokens, passes and the copied cache count in the row's usage."""
+
+    name = "early-exit"
+    requires: ClassVar[frozenset[str]] = BASIC | {"append", "copy", "logprobs"}
+    threshold: float = 0.95
+    agree: int = 0
+    answer_tokens: int = 16
+    min_steps: int = 1
+    """Reasoning steps before the first probe."""
+    end: str = ""
+    """The answer marker appended to probe ("": `Answer:` for plain, `\\boxed{` otherwise)."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        checks.number("threshold", self.threshold, 0, 1)
+        checks.integer("agree", self.agree, 0, 100)
+        checks.integer("answer_tokens", self.answer_tokens, 1, 4096)
+        checks.integer("min_steps", self.min_steps, 0, 100_000)
+
+    def solve(self, engine, task, problems, scorer=None):
+        import math
+
+        style = engine.prompt_style
+        marker = self.end or ("Answer:" if style.name == "plain" else "\\boxed{")
+        results = []
+        for chunk, seqs in self.prefilled(engine, problems):
+            n = len(chunk)
+            texts, used, steps, probes = [""] * n, [0] * n, [0] * n, [[] for _ in range(n)]
+            reasons, live = ["length"] * n, list(range(n))
+            while live:
+                params = [self.sampling(max_new_tokens=self.max_new_tokens - used[r], stop=(style.step_delimiter,))
+                          for r in live]
+                boundary = []
+                for r, c in zip(live, engine.extend(seqs, params, rows=live)):
+                    used[r] += len(c.token_ids) + (c.finish_reason == "eos")
+                    texts[r] += c.text
+                    reasons[r] = c.finish_reason
+                    if c.finish_reason == "stop" and marker not in texts[r] and used[r] < self.max_new_tokens:
+                        steps[r] += 1
+                        boundary.append(r)
+                probe = [r for r in boundary if steps[r] >= self.min_steps]
+                stop = set()
+                if probe:
+                    trial = engine.copy(seqs, probe)
+                    engine.append(trial, [marker] * len(probe))
+                    outs = engine.extend(trial, self.sampling(max_new_tokens=self.answer_tokens, temperature=0.0))
+                    del trial   # its rows (and cache) are freed
+                    for r, c in zip(probe, outs):
+                        conf = math.exp(sum(c.logprobs) / len(c.logprobs)) if c.logprobs else 0.0
+                        probes[r].append({"step": steps[r], "answer": c.text.strip(), "confidence": round(conf, 4)})
+                        last = [p["answer"] for p in probes[r][-self.agree:]] if self.agree else []
+                        if (len(last) == self.agree and len(set(last)) == 1) if self.agree else conf >= self.threshold:
+                            texts[r] += marker + c.text
+                            reasons[r] = "early exit"
+                            stop.add(r)
+                live = [r for r in boundary if r not in stop]
+            for p, r, u in zip(chunk, range(n), engine.usage(seqs)):
+                results.append(Result(problem_id=p.id, output=texts[r], usage=u,
+                                      trace={"finish_reason": reasons[r], "steps": steps[r], "probes": probes[r]}))
+        return results
