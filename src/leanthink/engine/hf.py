@@ -48,6 +48,7 @@ class HFEngine(RowOps, ForwardMixin, Engine):
         self.name = name
         self.model_hash = model_hash
         self.meta: dict = {}   # the checkpoint's leanthink.json (its recipe), when loaded from one
+        self.projector = None  # LiteReason's reasoning projector, when the checkpoint has one
         self.device = next(model.parameters()).device
         self.dtype = next(model.parameters()).dtype
         self.device_type = self.device.type                       # what a run id records
@@ -82,6 +83,12 @@ class HFEngine(RowOps, ForwardMixin, Engine):
         engine = cls(loaded.model, tokenizer, PromptStyle(style, **style_options), name=spec,
                      model_hash=loaded.model_hash, max_context=max_context)
         engine.meta = loaded.meta
+        blocks = (loaded.meta.get("litereason") or {}).get("blocks")
+        if blocks:
+            from ..models.projector import load_projector
+            from ..models.registry import resolve_model
+
+            engine.projector = load_projector(resolve_model(spec), loaded.model, int(blocks))
         return engine
 
     @classmethod

@@ -4,8 +4,8 @@ steps through the Reasoning Projector instead of writing the step, then keep dec
 
 N is read from the text between the markers and clamped to 1..5 (a marker without a number counts 1).
 Rows of a batch think latently at different times and stay in one batch. The projector is the
-checkpoint's `projector.safetensors` (`leanthink train-litereason`), or an engine's in-memory
-`projector` attribute (training-time evaluation). Latent steps count in `latent_tokens`.
+checkpoint's `projector.safetensors` (`leanthink train-litereason`), which the engine loads with the
+model (`engine.projector`; set by hand for an in-memory model). Latent steps count in `latent_tokens`.
 """
 
 from __future__ import annotations
@@ -23,18 +23,10 @@ _MARKER = re.compile(r"<implicit_thought>\s*(\d*)\s*</implicit_thought>$")
 
 
 def projector_for(engine):
-    """The engine's reasoning projector (loaded once from its checkpoint)."""
-    proj = getattr(engine, "projector", None)
-    if proj is not None:
-        return proj
-    blocks = (engine.meta.get("litereason") or {}).get("blocks")
-    if not blocks:
+    """The engine's reasoning projector (the engine loads it with a checkpoint that has one)."""
+    if getattr(engine, "projector", None) is None:
         raise LeanthinkError(f"model {engine.name!r} has no reasoning projector (no litereason.blocks in its "
                              "leanthink.json); train one with `leanthink train-litereason`")
-    from ..models.projector import load_projector
-    from ..models.registry import resolve_model
-
-    engine.projector = load_projector(resolve_model(engine.name), engine.model, int(blocks))
     return engine.projector
 
 
