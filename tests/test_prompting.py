@@ -34,3 +34,28 @@ def test_completion_and_chat_styles_ask_for_a_boxed_answer():
         PromptStyle("fancy")
     with pytest.raises(LeanthinkError):
         PromptStyle("plain").render(p, "socratic")
+
+
+def test_prompt_templates_chain_of_draft_and_tale_budget():
+    from leanthink.prompting import template_instruction
+
+    p = get_task("arith").load("easy", limit=1)[0]
+    cod = PromptStyle("completion", cot_instruction=template_instruction("cod")).render(p, "cot")
+    assert "5 words at most" in cod and "\\boxed{}" in cod
+    tale = template_instruction("tale:50")
+    assert "less than 50 tokens" in tale and "\\boxed{}" in tale
+    assert template_instruction("cot") == PromptStyle().cot_instruction
+    for bad, msg in (("tale", "budget"), ("tale:0", "budget"), ("cod:5", "only tale"), ("draft", "choose one")):
+        with pytest.raises(LeanthinkError, match=msg):
+            template_instruction(bad)
+
+
+def test_prompt_template_flag_refuses_the_plain_style_and_goes_with_instruction_alone(tmp_path, capsys):
+    from cli_helpers import run_cli
+
+    args = ["eval", "--task", "arith", "--split", "easy", "--limit", "1", "--model", "builtin:arith",
+            "--out", tmp_path / "r.jsonl", "--no-progress"]
+    code, _, err = run_cli([*args, "--prompt-template", "cod"], capsys)
+    assert code != 0 and "plain style" in err
+    code, _, err = run_cli([*args, "--prompt-template", "cod", "--instruction", "x"], capsys)
+    assert code != 0 and "not both" in err

@@ -67,6 +67,8 @@ def eval_cmd(
     set_: list[str] = typer.Option([], "--set", help="Other method settings, KEY=VALUE (repeatable)."),
     prompt_style: Optional[str] = typer.Option(None, help="plain, chat or completion (default: from the model)."),
     instruction: Optional[str] = typer.Option(None, help="Replace the CoT instruction of chat/completion prompts."),
+    prompt_template: Optional[str] = typer.Option(None, help="Compact-reasoning instruction: cot, cod (Chain of "
+                                                  "Draft) or tale:B (TALE-EP, B tokens); chat/completion styles."),
     device: str = typer.Option("auto", help="cpu, cuda, cuda:1, ... (auto: cuda when available)."),
     dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
     max_context: Optional[int] = typer.Option(None, help="Context limit in tokens (default: the model's)."),
@@ -93,6 +95,12 @@ def eval_cmd(
         checks.input_file("--data", data)
         checks.distinct("--out", out, "--data", data)
     ResultsFile(out).refresh()   # a damaged results file is an error now, not after the model loads
+    if prompt_template is not None:
+        from .prompting import template_instruction
+
+        if instruction is not None:
+            raise LeanthinkError("give --instruction or --prompt-template, not both")
+        instruction = template_instruction(prompt_template)
     settings = method_settings(method, set_, max_new_tokens=max_new_tokens, temperature=temperature,
                                batch_size=batch_size, budget=budget,
                                **({"seed": seed} if has_setting(method, "seed") else {}))
@@ -109,6 +117,9 @@ def eval_cmd(
     if not problems:
         raise LeanthinkError(f"task {task!r} gave no problems (check --data/--split/--limit)")
     engine = _engine_for(m, method, model, prompt_style, instruction, device, dtype, max_context)
+    if prompt_template is not None and engine.prompt_style.name == "plain":
+        raise LeanthinkError(f"--prompt-template instructs instruction models; {model} uses the plain style, which "
+                             "has no instruction (give --prompt-style chat or completion)")
     scorer = None
     if prm is not None:
         from .scorers import load_scorer
@@ -200,11 +211,13 @@ def train(
     compile: bool = typer.Option(SFTConfig.compile, help="torch.compile the training forward."),
     bf16: bool = typer.Option(SFTConfig.bf16, help="bf16 autocast for the forward pass (--no-bf16: float32)."),
     recipe: str = typer.Option(SFTConfig.recipe, help="sft; lightthinker (thoughts compressed into cache tokens); "
-                               "coconut (continuous thoughts: --split stage k makes the first k steps latent)."),
+                               "coconut (continuous thoughts: --split stage k makes the first k steps latent); "
+                               "tokenskip (chains pruned to a ratio named in the prompt); l1 (length in the prompt)."),
     cache_tokens: int = typer.Option(SFTConfig.cache_tokens, help="LightThinker: cache tokens per thought."),
     segment_every: int = typer.Option(SFTConfig.segment_every,
                                       help="LightThinker: 0 = a thought per trace line; k = every k tokens."),
     latents_per_step: int = typer.Option(SFTConfig.latents_per_step, help="Coconut: continuous thoughts per step."),
+    ratios: str = typer.Option(SFTConfig.ratios, help="TokenSkip: ratios of reasoning tokens kept, e.g. 0.5,0.7,1.0."),
     progress: bool = typer.Option(True),
 ):
     """SFT a built-in reasoner on generated CoT traces; writes a Hugging Face directory."""
@@ -221,7 +234,7 @@ def train(
                     lr=lr, warmup=warmup, direct_fraction=direct_fraction, eval_every=eval_every, eval_split=eval_split,
                     eval_limit=eval_limit, seed=seed, threads=threads, compile=compile, bf16=bf16,
                     recipe=recipe, cache_tokens=cache_tokens, segment_every=segment_every,
-                    latents_per_step=latents_per_step)
+                    latents_per_step=latents_per_step, ratios=ratios)
     path = run_train(cfg, progress=progress)
     typer.echo(f"saved {path}")
 

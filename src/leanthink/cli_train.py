@@ -102,7 +102,38 @@ def train_litereason_rl(
     typer.echo(f"saved {train_grpo(cfg, progress=progress)}")
 
 
+def train_l1(
+    init: str = typer.Option(..., help="A `leanthink train --recipe l1` checkpoint (the warm start)."),
+    task: str = typer.Option("arith"),
+    split: str = typer.Option("train"),
+    out: Path = typer.Option(Path("runs/arith-l1")),
+    steps: int = typer.Option(60, help="GRPO steps."),
+    prompts: int = typer.Option(8, help="Problems per step, each with its own target."),
+    group: int = typer.Option(8, help="Samples per problem (the GRPO group)."),
+    temperature: float = typer.Option(1.0),
+    lr: float = typer.Option(2e-5),
+    alpha: float = typer.Option(1.0, help="Reward = correct - alpha x |produced - target| / target."),
+    low: int = typer.Option(40, help="Smallest target drawn."),
+    high: int = typer.Option(160, help="Largest target drawn."),
+    max_new_tokens: int = typer.Option(256),
+    eval_split: str = typer.Option("search"),
+    eval_limit: int = typer.Option(50),
+    eval_targets: str = typer.Option("60,90,120", help="Targets of the fidelity evaluations."),
+    seed: int = typer.Option(0),
+    threads: Optional[int] = typer.Option(None),
+    progress: bool = typer.Option(True),
+):
+    """L1 (LCPO): GRPO that rewards meeting the target length named in the prompt, and being right."""
+    from .train.l1 import L1Config, train_l1 as run
+
+    cfg = L1Config(init=init, task=task, split=split, out=str(out), steps=steps, prompts=prompts, group=group,
+                   temperature=temperature, lr=lr, alpha=alpha, low=low, high=high, max_new_tokens=max_new_tokens,
+                   eval_split=eval_split, eval_limit=eval_limit, eval_targets=eval_targets, seed=seed, threads=threads)
+    typer.echo(f"saved {run(cfg, progress=progress)}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("train-prm")(train_prm)
     app.command("train-litereason")(train_litereason)
     app.command("train-litereason-rl")(train_litereason_rl)
+    app.command("train-l1")(train_l1)

@@ -7,7 +7,11 @@
   separated by blank lines, as in the particle-filtering paper.
 - `completion`: real base models without a chat template: the same instruction in plain text.
 
-Instructions are settings, so users can change them (`--instruction` on the CLI).
+Instructions are settings, so users can change them (`--instruction` on the CLI), or pick a compact
+reasoning template (`--prompt-template`, `TEMPLATES`): Chain of Draft (Xu et al. 2025: at most five
+words a step) and TALE-EP's token-budget prompt (Han et al. 2024: "use less than B tokens"; the
+paper's zero-shot estimate of B is left to the user, `tale:B`). Templates instruct an instruction
+model; the built-ins' plain style has no instruction and refuses them.
 """
 
 from __future__ import annotations
@@ -21,6 +25,29 @@ MODES = ("cot", "direct")
 
 COT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 DIRECT_INSTRUCTION = "Answer with only the final answer within \\boxed{}, without any reasoning."
+
+
+#: compact-reasoning instructions of `--prompt-template` (the papers' wording, answer in \\boxed{})
+TEMPLATES = {
+    "cot": COT_INSTRUCTION,
+    "cod": "Think step by step, but only keep a minimum draft for each thinking step, with 5 words at most. "
+           "Put your final answer within \\boxed{}.",
+    "tale": "Let's think step by step and use less than {budget} tokens. Put your final answer within \\boxed{{}}.",
+}
+
+
+def template_instruction(spec: str) -> str:
+    """The CoT instruction of `--prompt-template` NAME (cot, cod) or tale:B (B tokens)."""
+    name, _, budget = spec.partition(":")
+    if name not in TEMPLATES:
+        raise LeanthinkError(f"--prompt-template {spec!r}: choose one of cot, cod, tale:B (B a token budget)")
+    if name != "tale":
+        if budget:
+            raise LeanthinkError(f"--prompt-template {spec!r}: only tale takes a budget (tale:B)")
+        return TEMPLATES[name]
+    if not (budget.isascii() and budget.isdigit()) or not 1 <= int(budget) <= 1_000_000:
+        raise LeanthinkError(f"--prompt-template {spec!r}: tale needs a budget in [1, 1000000], e.g. tale:50")
+    return TEMPLATES["tale"].format(budget=int(budget))
 
 
 @dataclass(frozen=True)

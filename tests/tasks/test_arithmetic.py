@@ -90,7 +90,7 @@ def test_restated_trace_copies_the_clause_then_computes():
         ArithTask(trace="wordy")
 
 
-def test_verbose_trace_restates_then_checks_every_step_backwards_by_its_inverse():
+def test_verbose_trace_restates_then_checks_every_step_in_order_by_its_inverse_restating_the_answer():
     restated = ArithTask(SPLITS["hard"], trace="restate").load("hard", limit=30)
     verbose = ArithTask(SPLITS["hard"], trace="verbose").load("hard", limit=30)
     inverse = {"+": lambda a, b: a - b, "-": lambda a, b: a + b, "*": lambda a, b: a // b}
@@ -99,7 +99,8 @@ def test_verbose_trace_restates_then_checks_every_step_backwards_by_its_inverse(
         assert v.question == r.question and v.answer == r.answer and v.steps[:n] == r.steps
         checks = v.steps[n:]
         assert len(checks) == n
-        for step, check in zip(reversed(r.steps), checks):   # the last step is checked first
+        for step, check in zip(r.steps, checks):   # checked in chain order: the last line starts with the answer
             var, src, op, b, result = re.match(r"(\w)=(\w)([-+*])(\d+)=\d+[-+*]\d+=(\d+)", step).groups()
             back = inverse[op](int(result), int(b))
-            assert check == f"check {var}: {result}{dict(zip('+-*', '-+/'))[op]}{b}={back}={src}"
+            assert check == (f"check {var}: {result}{dict(zip('+-*', '-+/'))[op]}{b}={back}={src}, "
+                             f"so {r.steps[-1][0]}={r.answer}")

@@ -139,3 +139,36 @@ def latent(
     run_latent_bench(list(_list("--suites", suites, str)), limit, out, _list("--batch-sizes", batch_sizes, int),
                      seed, prosqa_data, overrides, progress)
     typer.echo((out / "summary.md").read_text())
+
+
+@app.command("compact")
+def compact(
+    model: str = typer.Option("builtin:arith-verbose", help="The verbose reasoner (cot, budget forcing, early exit)."),
+    tokenskip: str = typer.Option("builtin:arith-tokenskip", help="TokenSkip checkpoint ('' to skip)."),
+    l1: str = typer.Option("builtin:arith-l1", help="L1 checkpoint ('' to skip)."),
+    task: str = typer.Option("arith"),
+    split: str = typer.Option("search", help="Generated split."),
+    limit: int = typer.Option(100, help="Problems."),
+    budgets: str = typer.Option("30,50,70,90", help="budget-forcing budgets (reasoning tokens)."),
+    thresholds: str = typer.Option("0.9,0.99", help="early-exit confidence thresholds."),
+    agree: str = typer.Option("2,3", help="early-exit agreement counts."),
+    ratios: str = typer.Option("0.5,0.6,0.7,0.8,0.9", help="TokenSkip ratios (1.0 is always run)."),
+    targets: str = typer.Option("50,70,90,110", help="L1 targets (generated tokens)."),
+    max_new_tokens: int = typer.Option(512),
+    batch_size: int = typer.Option(16),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(Path("results/compact"), help="Output directory."),
+    progress: bool = typer.Option(True),
+):
+    """Compact reasoning against CoT: the accuracy-tokens Pareto front and length-control fidelity."""
+    from .compact import run_compact_bench
+
+    def some(flag, text, kind):   # '' runs none of them
+        return _list(flag, text, kind) if text.strip() else ()
+
+    run_compact_bench(model, tokenskip or None, l1 or None, task, split, limit, out,
+                      some("--budgets", budgets, int), some("--thresholds", thresholds, float),
+                      some("--agree", agree, int), some("--ratios", ratios, float), some("--targets", targets, int),
+                      seed, max_new_tokens, batch_size, progress)
+    typer.echo((out / "summary.md").read_text())
+    typer.echo(f"results: {out / 'compact.jsonl'}   plots: {out / 'pareto.png'}, {out / 'fidelity.png'}")

@@ -26,6 +26,8 @@ _REGISTRY: dict[str, str] = {
     "litereason": "leanthink.methods.litereason:LiteReason",
     "budget-forcing": "leanthink.methods.compact:BudgetForcing",
     "early-exit": "leanthink.methods.compact:EarlyExit",
+    "tokenskip": "leanthink.methods.controlled:TokenSkip",
+    "l1": "leanthink.methods.controlled:L1",
 }
 
 

@@ -6,8 +6,9 @@ for the last one on the chain:
     question: "x=47. k=x+8. m=k-5. q=m*2. What is q?"
     steps:    "k=47+8=55", "m=55-5=50", "q=50*2=100"   (one per line), then "Answer: 100"
     restated: "k=x+8=47+8=55", ...                            (trace="restate")
-    verbose:  the restated steps, then every step checked backwards by its inverse,
-              "check q: 100/2=50=m", "check m: 50+5=55=k", "check k: 55-8=47=x"  (trace="verbose")
+    verbose:  the restated steps, then every step checked, in order, by its inverse, each check
+              restating the answer: "check k: 55-8=47=x, so q=50", "check m: 50+5=55=k, so q=50",
+              "check q: 100/2=50=m, so q=50"  (trace="verbose")
 
 Why this design: every step is the same small skill (look up the defining clause of the next
 variable by name, copy the previous result, apply one +, - or * with a one-digit operand, values kept
@@ -16,7 +17,12 @@ from chain length: a chain is right only if every step is. The `restate` trace f
 clause verbatim ("k=x+8", a pure copy from the question) before substituting the value, which turns
 the lookup into plain induction-style copying; it is longer, and offered as an option. The `verbose`
 trace is a reasoner that over-thinks: after the answer is known it re-checks every step (about twice
-the tokens of `restate`), so compact-reasoning methods have something to remove.
+the tokens of `restate`), so compact-reasoning methods have something to remove. Every check ends by
+restating the answer, as reasoning models re-assert theirs while they verify: the answer is then
+the last number of every line from the last step on, so an answer forced or probed after any check
+is right (budget forcing, early exit). A first version checked backwards without restating, and a
+2.7M model trained on it (600 steps from builtin:arith) lost the answer behind the checks (2% on
+`search`, answers copied from the wrong line).
 Variable names are random letters, so the
 lookup is by content, not by position. Distractors are extra clauses that hang off the chain but are
 not needed for the asked variable; the gold steps skip them.
@@ -25,6 +31,7 @@ not needed for the asked variable; the gold steps skip them.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 from ..errors import LeanthinkError
@@ -116,6 +123,8 @@ def generate(cfg: ArithConfig, rng: random.Random, trace: str = "compact") -> tu
         steps.append(f"{var}={restated}{values[prev]}{op}{operand}={new}")
         values[var] = new
         checks.append(f"check {var}: {new}{_INVERSE[op]}{operand}={values[prev]}={prev}")
+    # each check ends by restating the answer, as reasoning models re-assert theirs while verifying
+    checks = [f"{c}, so {chain[-1]}={values[chain[-1]]}" for c in checks]
     # distractors hang off a random chain variable and are placed after it, so the question still
     # reads top to bottom; they never feed the asked variable.
     for var in extra:
@@ -125,8 +134,30 @@ def generate(cfg: ArithConfig, rng: random.Random, trace: str = "compact") -> tu
         clauses.insert(pos, (var, f"{var}={chain[src]}{op}{operand}"))
     question = ". ".join(c for _, c in clauses) + f". What is {chain[-1]}?"
     if trace == "verbose":
-        steps += checks[::-1]
+        steps += checks
     return question, steps, values[chain[-1]]
+
+
+def chain_variants(question: str, steps) -> list[str]:
+    """Every correct chain of one problem from terse to verbose: the steps compact or restated, then the
+    first k of the checks (k = 0..n), as reasoning text (lines, no answer line). Rebuilt from the
+    question and the steps of any trace, so the lengths span what the three traces write."""
+    clauses = dict(c.split("=", 1) for c in question.split(". ")[:-1])
+    forms: dict[str, list[str]] = {"compact": [], "restate": []}
+    checks = []
+    for line in steps:
+        if line.startswith("check "):
+            continue
+        var, *_, calc, result = line.split("=")
+        a, op, b = re.fullmatch(r"(\d+)([-+*])(\d+)", calc).groups()
+        src = clauses[var][0]
+        forms["compact"].append(f"{var}={calc}={result}")
+        forms["restate"].append(f"{var}={clauses[var]}={calc}={result}")
+        checks.append(f"check {var}: {result}{_INVERSE[op]}{b}={a}={src}")
+    if checks:
+        last, answer = forms["compact"][-1].split("=")[0], forms["compact"][-1].split("=")[-1]
+        checks = [f"{c}, so {last}={answer}" for c in checks]
+    return ["\n".join(lines + checks[:k]) for lines in forms.values() for k in range(len(checks) + 1)]
 
 
 class ArithTask(GeneratedTask):
@@ -143,3 +174,7 @@ class ArithTask(GeneratedTask):
 
     def generate(self, cfg, rng, split):
         return generate(cfg, rng, self.trace)
+
+    def chain_variants(self, problem) -> list[str]:
+        """Correct chains of several lengths (the L1 warm start, train/l1.py); see `chain_variants`."""
+        return chain_variants(problem.question, problem.steps)

@@ -52,13 +52,17 @@ class SFTConfig:
     recipe: str = "sft"
     """`sft` (plain CoT traces), `lightthinker` (thoughts compressed into cache tokens, trained under
     the LightThinker attention mask; train/lightthinker.py) or `coconut` (continuous thoughts, one
-    curriculum stage per `--split` stage; train/coconut.py)."""
+    curriculum stage per `--split` stage; train/coconut.py), `tokenskip` (chains pruned to a ratio
+    named in the prompt; train/tokenskip.py) or `l1` (chains of every length with the length in the
+    prompt, the warm start of `leanthink train-l1`; train/l1.py)."""
     cache_tokens: int = 4
     """LightThinker: |C|, cache tokens per compressed thought (the built-in tokenizer reserves 16)."""
     segment_every: int = 0
     """LightThinker: 0 = a thought per line of the trace (thought-level); k = a thought every k tokens."""
     latents_per_step: int = 1
     """Coconut: c, continuous thoughts per replaced step (the paper: 1 for ProsQA, 2 for GSM8K)."""
+    ratios: str = "0.5,0.6,0.7,0.8,0.9,1.0"
+    """TokenSkip: the compression ratios γ (share of reasoning tokens kept) training draws from."""
 
     def stages(self) -> list[tuple[str, int]]:
         if ":" not in self.split:
@@ -88,7 +92,11 @@ class SFTConfig:
         checks.seed("--seed", self.seed)
         if self.threads is not None:
             checks.integer("--threads", self.threads, 1, os.cpu_count() or 1)
-        checks.choice("--recipe", self.recipe, ["sft", "lightthinker", "coconut"])
+        checks.choice("--recipe", self.recipe, ["sft", "lightthinker", "coconut", "tokenskip", "l1"])
+        if self.recipe == "tokenskip":
+            from .tokenskip import parse_ratios
+
+            parse_ratios(self.ratios)
         checks.integer("--latents-per-step", self.latents_per_step, 1, 16)
         checks.integer("--cache-tokens", self.cache_tokens, 1, 64)
         checks.integer("--segment-every", self.segment_every, 0, 4096)

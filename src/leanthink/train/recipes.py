@@ -1,4 +1,5 @@
-"""The training recipes of `leanthink train --recipe`: plain SFT (None), LightThinker and Coconut.
+"""The training recipes of `leanthink train --recipe`: plain SFT (None), LightThinker, Coconut,
+TokenSkip and the L1 warm start.
 
 A recipe object has `name`, `example(task, problem, mode, tokenizer, style)`, `collate(examples, pad)`
 and `meta()` (what the checkpoint's leanthink.json records under `name`, and what the evaluation
@@ -19,4 +20,12 @@ def recipe_for(cfg, model, tokenizer):
         from .coconut import coconut_recipe
 
         return coconut_recipe(cfg, model, tokenizer)
+    if cfg.recipe == "tokenskip":
+        from .tokenskip import tokenskip_recipe
+
+        return tokenskip_recipe(cfg, model, tokenizer)
+    if cfg.recipe == "l1":
+        from .l1 import l1_recipe
+
+        return l1_recipe(cfg, model, tokenizer)
     return None

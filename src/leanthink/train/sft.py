@@ -206,7 +206,8 @@ def _read_resume(cfg: SFTConfig, directory: Path) -> dict | None:
 def _recipe_diff(saved: dict, cfg: SFTConfig) -> str:
     """'--lr 0.003 saved, 0.0001 now; ...' for the recipe fields that differ (empty if none)."""
     now = _recipe(json.loads(json.dumps(asdict(cfg))))
-    saved = _recipe(saved)
+    # a setting added after the run was saved: the run used its default
+    saved = {**_recipe(json.loads(json.dumps(asdict(SFTConfig())))), **_recipe(saved)}
     flag = {"task_options": "task-option"}
     return "; ".join(f"--{flag.get(k, k.replace('_', '-'))} {saved.get(k)!r} saved, {now.get(k)!r} now"
                      for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k))
