@@ -155,6 +155,7 @@ def _record_with(**changes):
 TRAIN = ["concepts", "train", "--out", "{run}", *TINY]
 EXPLAIN = ["concepts", "explain", "{run}"]
 BENCHC = ["concepts", "bench", "--results-dir", "{bench}", *BENCH]
+SETC = ["concepts", "bench", "--results-dir", "{tmp}/settings", "--seeds", "0", "--quiet"]
 
 CASES = [
     # train: the output folder, checked before training (it used to fail only after the run)
@@ -275,6 +276,20 @@ CASES = [
     ("bench-results-missing-field", BENCHC, ["results.jsonl:2", "'model.kind'"], _results_lines(b"{}\n")),
     ("bench-results-wrong-type", BENCHC, ["results.jsonl:2", "'accuracy'", "'high'"], _record_with(accuracy="high")),
     ("bench-results-section-not-object", BENCHC, ["results.jsonl:2", "'data.dataset'"], _record_with(data=[1])),
+    # bench --settings: the settings benchmark
+    ("settings-unknown", [*SETC, "--settings", "cifar"], ["--settings", "'cifar'", "scenes_partial"], None),
+    ("settings-with-sweep-flag", [*SETC, "--settings", "scenes", "--sizes", "50"],
+     ["--sizes", "no effect with --settings"], None),
+    ("split-without-settings", [*BENCHC, "--split", "val"], ["--split", "needs --settings"], None),
+    ("settings-split-unknown", [*SETC, "--settings", "scenes", "--split", "train"], ["split='train'", "val"], None),
+    ("settings-model-unknown", [*SETC, "--settings", "scenes", "--models", "cct"], ["--models", "'cct'", "cct-sa"],
+     None),
+    ("settings-set-not-int", [*SETC, "--settings", "scenes", "--set", "dim=abc"], ["--set", "dim='abc'", "integer"],
+     None),
+    ("settings-set-unknown-field", [*SETC, "--settings", "scenes", "--set", "seed=1"], ["--set", "'seed'"], None),
+    ("settings-set-bad-value", [*SETC, "--settings", "scenes", "--set", "streams=none"], ["streams='none'"], None),
+    ("settings-into-sweep-folder", ["concepts", "bench", "--results-dir", "{bench}", "--settings", "scenes", "--quiet"],
+     ["results.jsonl:1", "'bench_key'"], None),
 ]
 
 

@@ -56,6 +56,11 @@ def _refuse_ignored(model: str, cct_only: dict, concept_only: dict) -> None:
                              f"drop {'it' if one else 'them'} or choose another --model")
 
 
+def _or(value, default):
+    """The flag's value, or its default when it was not given (an empty string is a given value)."""
+    return default if value is None else value
+
+
 def _fmt(v) -> str:
     return "–" if v is None else f"{100 * v:.1f}%"
 
@@ -110,6 +115,7 @@ def train(
     m = result.metrics
     typer.echo(f"{model} on {dataset}/{task} (n_train={n_train}): accuracy {_fmt(m['accuracy'])}, "
                f"explanation accuracy global {_fmt(m['expl_acc_global'])} spatial {_fmt(m['expl_acc_spatial'])}, "
+               f"consistency class {_fmt(m['consist_class'])} augmented {_fmt(m['consist_aug_global'])}, "
                f"{m['train_seconds']:.1f} s; saved to {out}")
 
 
@@ -128,31 +134,66 @@ def explain(
     torch.set_num_threads(1)
     r = explain_run(run_dir, out, n_examples=examples, seed=seed)
     typer.echo(f"accuracy {_fmt(r['accuracy'])}, explanation accuracy global {_fmt(r['expl_acc_global'])} "
-               f"spatial {_fmt(r['expl_acc_spatial'])}")
+               f"spatial {_fmt(r['expl_acc_spatial'])}, consistency class {_fmt(r['consist_class'])} "
+               f"augmented {_fmt(r['consist_aug_global'])} / spatial {_fmt(r['consist_aug_spatial'])}")
     for f in r["figures"]:
         typer.echo(f"wrote {f}")
 
 
 @app.command()
 def bench(
-    results_dir: Path = typer.Option(..., help="Folder for results.jsonl, summary.md/json, sample_efficiency.png."),
-    dataset: str = typer.Option("digits"),
-    task: str = typer.Option("parity"),
-    sizes: str = typer.Option("50,100,200,500,1000", help="Comma-separated training-set sizes."),
-    seeds: str = typer.Option("0,1,2", help="Comma-separated seeds."),
-    models: str = typer.Option("cct,ct,plain", help="Comma-separated models."),
-    slots: str = typer.Option("sa", help="CCT slot-attention variant."),
-    steps: int = typer.Option(1500),
+    results_dir: Path = typer.Option(..., help="Folder for results.jsonl, summary.md/json and the PNGs."),
+    settings: str = typer.Option(None, help="Settings benchmark over these comma-separated settings "
+                                 "(scenes, superclass, scenes_partial); without it, the sample-efficiency sweep."),
+    dataset: str = typer.Option(None, help="Sample-efficiency sweep: data set (default digits)."),
+    task: str = typer.Option(None, help="Sample-efficiency sweep: label rule (default parity)."),
+    sizes: str = typer.Option(None, help="Sample-efficiency sweep: training-set sizes (default 50,100,200,500,1000)."),
+    seeds: str = typer.Option(None, help="Comma-separated seeds (default 0,1,2; with --settings 0,1,2,3,4)."),
+    models: str = typer.Option(None, help="Comma-separated models (default cct,ct,plain; with --settings "
+                               "cct-sa,cct-isa,cct-boqsa,ct,plain)."),
+    slots: str = typer.Option(None, help="Sample-efficiency sweep: CCT slot-attention variant (default sa)."),
+    steps: int = typer.Option(None, help="Sample-efficiency sweep: optimizer steps (default 1500)."),
+    split: str = typer.Option(None, help="--settings only: held-out split scored, test (default) or val."),
+    set_: str = typer.Option(None, "--set", help="--settings only: field=value,... applied to every run "
+                             "(e.g. expl_lambda=0.5,streams=global)."),
     quiet: bool = typer.Option(False),
 ):
-    """Sample-efficiency sweep (resumable): CCT vs Concept Transformer vs plain, mean ± std over seeds."""
+    """Resumable benchmarks: the settings benchmark (--settings; mean and 95% CI over seeds, a PNG per
+    setting) or the sample-efficiency sweep (CCT vs Concept Transformer vs plain over training-set sizes)."""
+    if settings is not None:
+        return _bench_settings(results_dir, settings, seeds, models, split, set_, quiet,
+                               {"--dataset": dataset, "--task": task, "--sizes": sizes, "--slots": slots,
+                                "--steps": steps})
     from leanthink.concepts.bench import BenchConfig, check_results_dir, run_benchmark
     from leanthink.concepts.config import MODEL_KINDS
 
-    cfg = BenchConfig(dataset=dataset, task=task, sizes=_ints("--sizes", sizes), seeds=_ints("--seeds", seeds),
-                      models=_names("--models", models, MODEL_KINDS), slots=slots, steps=steps)
+    for flag, value in (("--split", split), ("--set", set_)):
+        if value is not None:
+            raise LeanthinkError(f"{flag} needs --settings (the sample-efficiency sweep always scores the test split)")
+    cfg = BenchConfig(dataset=_or(dataset, "digits"), task=_or(task, "parity"),
+                      sizes=_ints("--sizes", _or(sizes, "50,100,200,500,1000")),
+                      seeds=_ints("--seeds", _or(seeds, "0,1,2")),
+                      models=_names("--models", _or(models, "cct,ct,plain"), MODEL_KINDS), slots=_or(slots, "sa"),
+                      steps=_or(steps, 1500))
     check_results_dir(results_dir, "--results-dir")
     run_benchmark(cfg, results_dir, progress=not quiet)
+    typer.echo((results_dir / "summary.md").read_text())
+
+
+def _bench_settings(results_dir, settings, seeds, models, split, set_, quiet, sweep_only) -> None:
+    from leanthink.concepts.bench_settings import (DEFAULT_SEEDS, MODELS, SETTINGS, SettingsBenchConfig,
+                                                   check_results_dir, parse_overrides, run_settings_benchmark)
+
+    given = [flag for flag, value in sweep_only.items() if value is not None]
+    if given:
+        raise LeanthinkError(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect with --settings "
+                             f"(each setting fixes its data and steps; use --set to change a field)")
+    cfg = SettingsBenchConfig(settings=_names("--settings", settings, tuple(SETTINGS)),
+                              models=_names("--models", _or(models, ",".join(MODELS)), MODELS),
+                              seeds=_ints("--seeds", _or(seeds, ",".join(map(str, DEFAULT_SEEDS)))),
+                              split=_or(split, "test"), overrides=parse_overrides(_or(set_, "")))
+    check_results_dir(results_dir, "--results-dir")
+    run_settings_benchmark(cfg, results_dir, progress=not quiet)
     typer.echo((results_dir / "summary.md").read_text())
 
 

@@ -15,14 +15,19 @@ from leanthink.errors import LeanthinkError
 
 MODEL_KINDS = ("cct", "ct", "plain")
 SLOT_VARIANTS = ("sa", "isa", "boqsa")
-DATASETS = ("digits", "shapes")
+STREAMS = ("both", "global", "spatial")
+DATASETS = ("digits", "shapes", "scenes")
 TASKS = {
     "digits": ("parity", "mod3", "lt5"),
     "shapes": ("red_square", "circle_and_triangle"),
+    "scenes": ("species",),
 }
+SPLITS = ("test", "val")
 #: sklearn's digits has 1797 images; this many are held out as the fixed test split.
 DIGITS_TEST_SIZE = 500
 DIGITS_TOTAL = 1797
+#: with split="val" this many images of the digits training pool are held out for validation.
+DIGITS_VAL_SIZE = 300
 
 
 def check_choice(name: str, value, allowed) -> None:
@@ -55,10 +60,12 @@ class DataConfig:
     """Which data set and labelling rule, and how much of it."""
 
     dataset: str = "digits"
-    """`digits` (sklearn's 8×8 digits, concept = the digit) or `shapes` (synthetic canvases)."""
+    """`digits` (sklearn's 8×8 digits, concept = the digit), `shapes` (synthetic canvases) or `scenes`
+    (CUB-like: 2-4 objects with 9 attributes, the class a bound colour+kind pair)."""
     task: str = "parity"
     """Label rule. digits: parity (odd/even), mod3 (digit mod 3, a 3-way super-class), lt5 (digit < 5);
-    shapes: red_square (is there a red square?), circle_and_triangle (both a circle and a triangle?)."""
+    shapes: red_square (is there a red square?), circle_and_triangle (both a circle and a triangle?);
+    scenes: species (which of 4 signature objects is in the image)."""
     n_train: int = 1000
     """Training examples. digits: at most 1297 (the rest is the fixed test split)."""
     n_test: int = 500
@@ -72,13 +79,19 @@ class DataConfig:
     """shapes only: canvas side in pixels (a multiple of `patch`)."""
     patch: int = 0
     """Patch side in pixels; 0 picks the data set's own: 2 for digits (16 patches of the 8×8 image),
-    4 for shapes (36 patches of the 24×24 canvas)."""
+    4 for shapes and scenes (36 patches of the 24×24 canvas)."""
+    split: str = "test"
+    """Held-out split that is scored: `test`, or `val` for tuning (digits: 300 images of the training
+    pool, which training then never draws from; shapes/scenes: canvases from their own fixed seed)."""
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
         check_choice("task", self.task, TASKS[self.dataset])
+        check_choice("split", self.split, SPLITS)
         _float("concept_fraction", self.concept_fraction, 0.0, 1.0)
-        max_train = DIGITS_TOTAL - DIGITS_TEST_SIZE if self.dataset == "digits" else 100_000
+        max_train = 100_000
+        if self.dataset == "digits":
+            max_train = DIGITS_TOTAL - DIGITS_TEST_SIZE - (DIGITS_VAL_SIZE if self.split == "val" else 0)
         _int("n_train", self.n_train, 1, max_train)
         _int("n_test", self.n_test)
         checks.seed("seed", self.seed)
@@ -131,9 +144,14 @@ class ModelConfig:
     """Output classes (set from the data)."""
     n_concepts: int = 10
     """Concept slots C, one per named concept (set from the data)."""
+    streams: str = "both"
+    """Which cross-attention streams make the logits: both (paper), global (CLS only) or spatial
+    (patches only). An ablation switch; the attention of a dropped stream is still computed and
+    supervised, so explanations exist either way."""
 
     def __post_init__(self):
         check_choice("kind", self.kind, MODEL_KINDS)
+        check_choice("streams", self.streams, STREAMS)
         check_choice("slots", self.slots, SLOT_VARIANTS)
         _int("slot_iters", self.slot_iters, 1, 20)
         _int("dim", self.dim, 4, 1024)

@@ -47,11 +47,16 @@ class ConceptData:
 
 
 def load_data(cfg: DataConfig) -> tuple[ConceptData, ConceptData]:
-    """(train, test). The test split is the same for every seed, so runs are compared on one set."""
+    """(train, held-out). The held-out split (test, or val with `cfg.split == "val"`) is the same for every
+    seed, so runs are compared on one set."""
     if cfg.dataset == "digits":
         from leanthink.concepts.data_digits import load_digits_split
-        train, test = load_digits_split(cfg.task, cfg.n_train, cfg.seed, cfg.patch)
+        train, test = load_digits_split(cfg.task, cfg.n_train, cfg.seed, cfg.patch, cfg.split)
+    elif cfg.dataset == "scenes":
+        from leanthink.concepts.data_scenes import make_scenes_split
+        train, test = make_scenes_split(cfg.n_train, cfg.n_test, cfg.seed, cfg.canvas, cfg.patch, cfg.split)
     else:
         from leanthink.concepts.data_shapes import make_shapes_split
-        train, test = make_shapes_split(cfg.task, cfg.n_train, cfg.n_test, cfg.seed, cfg.canvas, cfg.patch)
+        train, test = make_shapes_split(cfg.task, cfg.n_train, cfg.n_test, cfg.seed, cfg.canvas, cfg.patch,
+                                        cfg.split)
     return train.with_concept_fraction(cfg.concept_fraction, cfg.seed), test

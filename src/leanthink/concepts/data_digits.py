@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import load_digits
 
-from leanthink.concepts.config import DIGITS_TEST_SIZE
+from leanthink.concepts.config import DIGITS_TEST_SIZE, DIGITS_VAL_SIZE
 from leanthink.concepts.data import ConceptData
 
 CONCEPT_NAMES = tuple(str(d) for d in range(10))
@@ -32,10 +32,16 @@ def digits_as_concept_data(task: str) -> ConceptData:
                        np.ones(len(digits), dtype=bool), CONCEPT_NAMES, class_names)
 
 
-def load_digits_split(task: str, n_train: int, seed: int, patch: int) -> tuple[ConceptData, ConceptData]:
+def load_digits_split(task: str, n_train: int, seed: int, patch: int,
+                      split: str = "test") -> tuple[ConceptData, ConceptData]:
+    """(train, held-out). split="val": the held-out images are the first DIGITS_VAL_SIZE of the training
+    pool (fixed), and the training subset is drawn from the rest of the pool; the test images are never
+    touched in that mode."""
     del patch  # digits have no spatial ground truth, so the patch size does not shape the data
     data = digits_as_concept_data(task)
     perm = np.random.default_rng(_SPLIT_SEED).permutation(len(data))
-    test_idx, pool = perm[:DIGITS_TEST_SIZE], perm[DIGITS_TEST_SIZE:]
+    held_idx, pool = perm[:DIGITS_TEST_SIZE], perm[DIGITS_TEST_SIZE:]
+    if split == "val":
+        held_idx, pool = pool[:DIGITS_VAL_SIZE], pool[DIGITS_VAL_SIZE:]
     train_idx = np.random.default_rng([seed, 1]).choice(pool, size=n_train, replace=False)
-    return data.subset(train_idx), data.subset(test_idx)
+    return data.subset(train_idx), data.subset(held_idx)

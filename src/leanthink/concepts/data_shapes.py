@@ -27,7 +27,7 @@ CONCEPT_NAMES = COLOURS + KINDS + SIZES + ("background",)
 BACKGROUND = CONCEPT_NAMES.index("background")
 _RGB = np.array([[0.9, 0.1, 0.1], [0.1, 0.8, 0.1], [0.15, 0.25, 0.95]], dtype=np.float32)
 _SIDE = {"small": 5, "large": 9}
-_TEST_SEED = 7919  # the test canvases never depend on a run's seed
+_TEST_SEED, _VAL_SEED = 7919, 6091  # the held-out canvases never depend on a run's seed
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,10 @@ def make_shapes(rule: str, n: int, rng: np.random.Generator, canvas: int, patch:
                        CONCEPT_NAMES, CLASS_NAMES[rule])
 
 
-def make_shapes_split(rule: str, n_train: int, n_test: int, seed: int, canvas: int, patch: int):
+def make_shapes_split(rule: str, n_train: int, n_test: int, seed: int, canvas: int, patch: int,
+                      split: str = "test"):
+    """(train, held-out); split="val" draws the held-out canvases from their own fixed seed."""
     train = make_shapes(rule, n_train, np.random.default_rng([seed, 2]), canvas, patch)
-    test = make_shapes(rule, n_test, np.random.default_rng([_TEST_SEED, canvas, patch]), canvas, patch)
+    held_seed = _VAL_SEED if split == "val" else _TEST_SEED
+    test = make_shapes(rule, n_test, np.random.default_rng([held_seed, canvas, patch]), canvas, patch)
     return train, test

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from leanthink import checks
 from leanthink.concepts.checkpoint import check_fits_data, load_run
+from leanthink.concepts.consistency import consistency
+from leanthink.concepts.diagnose import attention_ablation
 from leanthink.concepts.data import load_data
 from leanthink.concepts.figures import per_class_attention, per_example, pick_examples
 from leanthink.concepts.io import write_json
@@ -29,7 +31,9 @@ def explain_run(run_dir: Path, out_dir: Path | None = None, n_examples: int = 6,
     check_fits_data(run_dir, model_cfg, data_cfg, test)
     preds = predict(model, test)
     result = {"run_dir": str(run_dir), "kind": model_cfg.kind, "slots": model_cfg.slots,
-              "dataset": data_cfg.dataset, "task": data_cfg.task, **score(preds, test), "figures": []}
+              "dataset": data_cfg.dataset, "task": data_cfg.task, **score(preds, test),
+              **consistency(model, test, data_cfg.dataset, preds), **attention_ablation(model, test),
+              "figures": []}
     if preds.global_attn is not None:
         label = f"{model_cfg.kind}{'/' + model_cfg.slots if model_cfg.kind == 'cct' else ''}"
         per_class_attention(preds, test, out_dir / "per_class.png",

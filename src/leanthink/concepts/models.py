@@ -42,13 +42,19 @@ class ConceptCrossAttention(nn.Module):
         # only from what the tokens attended to, which is what makes the attention an explanation
         self.proj = nn.Linear(dim, n_classes)
 
-    def forward(self, tokens: torch.Tensor, concepts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """tokens (B, N, D), concepts (B, C, D) -> logits (B, N, K), attention (B, N, C)."""
+    def forward(self, tokens: torch.Tensor, concepts: torch.Tensor,
+                attn_override: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """tokens (B, N, D), concepts (B, C, D) -> logits (B, N, K), attention (B, N, C).
+
+        `attn_override` (B, N, C) replaces the attention in every head (diagnosis: how much of the
+        prediction flows through the attention, see diagnose.py)."""
         b, n, d = tokens.shape
         c, h = concepts.shape[1], self.heads
         q = self.q(tokens).reshape(b, n, h, d // h).transpose(1, 2)  # (B, h, N, d/h)
         k, v = self.kv(concepts).reshape(b, c, 2, h, d // h).permute(2, 0, 3, 1, 4)  # (B, h, C, d/h) each
         attn = (q @ k.transpose(-2, -1) * (d // h) ** -0.5).softmax(dim=-1)  # (B, h, N, C)
+        if attn_override is not None:
+            attn = attn_override[:, None].expand_as(attn)
         out = (self.drop(attn) @ v).transpose(1, 2).reshape(b, n, d)
         return self.proj(out), attn.mean(dim=1)
 
@@ -89,12 +95,18 @@ class ConceptModel(nn.Module):
         self.global_read = ConceptCrossAttention(cfg.dim, cfg.heads, cfg.n_classes, cfg.dropout)
         self.spatial_read = ConceptCrossAttention(cfg.dim, cfg.heads, cfg.n_classes, cfg.dropout)
 
-    def forward(self, images: torch.Tensor) -> ModelOutput:
+    def forward(self, images: torch.Tensor, global_attn: torch.Tensor | None = None,
+                spatial_attn: torch.Tensor | None = None) -> ModelOutput:
+        """images (B, ch, H, W). `global_attn` (B, C) / `spatial_attn` (B, P, C) replace the streams'
+        attention (diagnosis only)."""
         cls, patches = self.backbone(images)
         concepts = self.workspace(torch.cat([cls[:, None], patches], dim=1))  # (B, C, D)
-        g_logits, g_attn = self.global_read(cls[:, None], concepts)
-        s_logits, s_attn = self.spatial_read(patches, concepts)
-        return ModelOutput(g_logits[:, 0] + s_logits.mean(dim=1), g_attn[:, 0], s_attn)
+        g_logits, g_attn = self.global_read(cls[:, None], concepts,
+                                            None if global_attn is None else global_attn[:, None])
+        s_logits, s_attn = self.spatial_read(patches, concepts, spatial_attn)
+        streams = self.cfg.streams
+        logits = (g_logits[:, 0] if streams != "spatial" else 0) + (s_logits.mean(dim=1) if streams != "global" else 0)
+        return ModelOutput(logits, g_attn[:, 0], s_attn)
 
 
 class PlainClassifier(nn.Module):

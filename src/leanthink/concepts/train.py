@@ -14,7 +14,8 @@ from leanthink.concepts.checkpoint import check_writable, save_run
 from leanthink.concepts.config import DataConfig, ModelConfig, TrainConfig, to_dict
 from leanthink.concepts.data import ConceptData, load_data
 from leanthink.concepts.losses import concept_loss
-from leanthink.concepts.metrics import evaluate
+from leanthink.concepts.consistency import consistency
+from leanthink.concepts.metrics import evaluate, predict, score
 from leanthink.concepts.models import build_model
 
 
@@ -96,7 +97,9 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, train_cfg: TrainConfig,
             if train_cfg.eval_every and (step + 1) % train_cfg.eval_every == 0:
                 history.append({"step": step + 1, "loss": parts.total.item(), **evaluate(model, test_data)})
     wall = time.perf_counter() - start
-    metrics = {**evaluate(model, test_data), "train_seconds": round(wall, 2),
+    preds = predict(model, test_data)
+    metrics = {**score(preds, test_data), **consistency(model, test_data, data_cfg.dataset, preds),
+               "train_seconds": round(wall, 2),
                "final_loss": parts.total.item(), "final_nll": parts.nll.item(),
                "final_expl": parts.expl.item(), "final_sparse": parts.sparse.item(),
                "n_train": len(train_data), "history": history}
