@@ -47,11 +47,21 @@ def _mount_bench() -> None:
 _mount_bench()
 
 
+def _mount_serve() -> None:
+    from . import cli_serve   # serve: the OpenAI-compatible server
+
+    cli_serve.register(app)
+
+
+_mount_serve()
+
+
 @app.command("eval")
 def eval_cmd(
     task: str = typer.Option(..., help="Task: arith, prosqa, gsm8k, math500, aime."),
     method: str = typer.Option("cot", help="Method: cot, direct, reference."),
-    model: str = typer.Option("builtin:arith", help="builtin:NAME, a Hugging Face model directory or a .gguf file."),
+    model: str = typer.Option("builtin:arith", help="builtin:NAME, a Hugging Face model directory, a .gguf file, "
+                              "openai:URL#MODEL (an OpenAI-compatible server) or vllm:PATH."),
     out: Path = typer.Option(Path("results/eval.jsonl"), help="Results file (JSONL; appended, resumable)."),
     split: Optional[str] = typer.Option(None, help="Generated split (arith: easy, hard; prosqa: small, ...)."),
     data: Optional[Path] = typer.Option(None, help="Data file (JSONL/JSON) instead of a generated split."),

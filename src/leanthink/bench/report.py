@@ -42,8 +42,11 @@ def summarise(rows: list[dict]) -> list[dict]:
         k = sum(bool(r["correct"]) for r in rs)
         lo, hi = wilson(k, n)
 
-        def mean(key: str) -> float:
-            return sum(float(r["usage"].get(key, 0)) for r in rs) / n
+        def mean(key: str) -> float | None:
+            values = [r["usage"].get(key, 0) for r in rs]
+            if any(v is None for v in values):   # a remote engine cannot measure it: unknown, never 0
+                return None
+            return sum(float(v) for v in values) / n
 
         first = rs[0]
         out.append({
@@ -94,8 +97,9 @@ def check_row(path: Path, number: int, r: dict) -> None:
     if not isinstance(usage, dict):
         raise DataError(path, f"field 'usage' must be an object, got {type(usage).__name__}", line=number)
     for k, v in usage.items():
-        if k in _USAGE and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
-            raise DataError(path, f"usage.{k} must be a finite number >= 0, got {v!r}", line=number)
+        if k in _USAGE and v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                             or not math.isfinite(v) or v < 0):
+            raise DataError(path, f"usage.{k} must be a finite number >= 0 or null (unknown), got {v!r}", line=number)
 
 
 def console():
@@ -128,10 +132,15 @@ def render_table(summaries: list[dict], title: str = "leanthink results"):
         task = s["task"] + (f"/{s['split']}" if s.get("split") else "")
         table.add_row(label(s), task, s["model"], str(s["n"]),
                       f"{s['accuracy']:.1%} [{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}]",
-                      f"{s['mean_generated_tokens']:.1f}", f"{s.get('mean_latent_tokens', 0):.1f}",
-                      f"{s['mean_peak_tokens']:.1f}",
-                      f"{s['mean_dep']:.0f}", f"{s['mean_forward_tokens']:.1f}", f"{s['mean_latency_s']:.3f}")
+                      _num(s['mean_generated_tokens'], ".1f"), _num(s.get('mean_latent_tokens', 0), ".1f"),
+                      _num(s['mean_peak_tokens'], ".1f"),
+                      _num(s['mean_dep'], ".0f"), _num(s['mean_forward_tokens'], ".1f"), _num(s['mean_latency_s'], ".3f"))
     return table
+
+
+def _num(value, fmt: str) -> str:
+    """A mean as the tables show it; "n/a" when unknown (counters a remote engine cannot measure)."""
+    return "n/a" if value is None else format(value, fmt)
 
 
 def markdown_table(summaries: list[dict]) -> str:
@@ -140,9 +149,10 @@ def markdown_table(summaries: list[dict]) -> str:
     for s in summaries:
         task = s["task"] + (f"/{s['split']}" if s.get("split") else "")
         head += (f"| {label(s)} | {task} | {s['model']} | {s['n']} | {s['accuracy']:.1%} "
-                 f"[{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}] | {s['mean_generated_tokens']:.1f} | "
-                 f"{s.get('mean_latent_tokens', 0):.1f} | {s['mean_peak_tokens']:.1f} | {s['mean_dep']:.0f} | {s['mean_forward_tokens']:.1f} | "
-                 f"{s['mean_latency_s']:.3f} |\n")
+                 f"[{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}] | {_num(s['mean_generated_tokens'], '.1f')} | "
+                 f"{_num(s.get('mean_latent_tokens', 0), '.1f')} | {_num(s['mean_peak_tokens'], '.1f')} | "
+                 f"{_num(s['mean_dep'], '.0f')} | {_num(s['mean_forward_tokens'], '.1f')} | "
+                 f"{_num(s['mean_latency_s'], '.3f')} |\n")
     return head
 
 

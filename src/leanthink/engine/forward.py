@@ -156,9 +156,11 @@ class ForwardMixin:
             kv.crop(seqs.cache, width)
             seqs.mask = seqs.mask[:, :width]
         total = seqs.mask.numel()
-        if total == 0 or (total - int(seqs.mask.sum())) < dead_fraction * total:
-            return
         width = max(1, max(len(row.slots) for row in seqs.rows))
+        # a gather squeezes rows to the longest one: the padding of shorter rows stays, so count only what
+        # it removes (rows of ragged lengths, as in a continuous batch, would otherwise compact every call)
+        if total == 0 or total - len(seqs) * width < dead_fraction * total:
+            return
         index = torch.zeros((len(seqs), width), dtype=torch.long)
         mask = torch.zeros((len(seqs), width), dtype=torch.long)
         for r, row in enumerate(seqs.rows):
