@@ -5,8 +5,10 @@ workspace by slot attention (SA, ISA or BO-QSA); image tokens read the workspace
 cross-attention whose weights *are* the explanation. Baselines on the same backbone: the Concept
 Transformer (learned, input-independent concept embeddings) and a plain classifier.
 
-Files, one idea each: config (settings), data_digits / data_shapes (data with exact concept ground
-truth), backbone, slots, models, losses, train, checkpoint, explain, figures, bench, cli.
+Files, one idea each: config (settings), data_digits / data_shapes / data_scenes (data with exact
+concept ground truth), backbone, slots, models, losses, train, metrics, consistency (explanation
+consistency), diagnose (attention ablations), checkpoint, explain, figures, bench (sample efficiency),
+bench_settings / bench_report (settings benchmark), cli.
 """
 
 from leanthink.concepts.config import DataConfig, ModelConfig, TrainConfig

@@ -181,6 +181,8 @@ def run_settings_benchmark(cfg: SettingsBenchConfig, results_dir: Path, progress
         for seed, setting, label in plan:
             key = run_key(setting, label, seed, cfg.split, cfg.overrides)
             bar.update(task, description=f"{setting} {label} seed={seed}")
+            if key not in done:  # re-read: another process on other seeds may share the folder
+                done |= {r["bench_key"] for r in check_results_dir(results_dir)}
             if key not in done:
                 torch.set_num_threads(1)  # one core per run, as the time targets assume
                 data_cfg, model_cfg, train_cfg = cfg.configs(setting, label, seed)
