@@ -65,8 +65,8 @@ def test_limit_zero_and_negative_budget(micro_dir, capsys, results):
 
 
 def test_unknown_split_and_setting(micro_dir, capsys, results):
-    check_error(capsys, ["eval", "--task", "arith", "--split", "medium", "--model", micro_dir], results,
-                "unknown split 'medium'", "easy")
+    check_error(capsys, ["eval", "--task", "arith", "--split", "tough", "--model", micro_dir], results,
+                "unknown split 'tough'", "easy")
     check_error(capsys, ["eval", "--task", "arith", "--set", "beams=4", "--model", micro_dir], results,
                 "no such setting")
     check_error(capsys, ["eval", "--task", "arith", "--method", "reference", "--temperature", "0.5"], results,

@@ -282,8 +282,11 @@ def models():
     for name in builtin_names():
         meta = read_meta(BUILTIN_MODELS / name)
         lt, co = meta.get("lightthinker"), meta.get("coconut")
+        ts, l1 = meta.get("tokenskip"), meta.get("l1")
         recipe = (f"\trecipe=lightthinker(cache_tokens={lt.get('cache_tokens')})" if lt else
-                  f"\trecipe=coconut(latents={co.get('latents')})" if co else "")
+                  f"\trecipe=coconut(latents={co.get('latents')})" if co else
+                  f"\trecipe=tokenskip(ratios={','.join(map(str, ts.get('ratios', [])))})" if ts else
+                  "\trecipe=l1" + ("+lcpo" if "lcpo" in l1 else "") if l1 is not None else "")
         typer.echo(f"builtin:{name}\ttask={meta.get('task')}{recipe}\ttrain_time_s={meta.get('train_time_s')}")
     smollm2 = find_smollm2()
     if smollm2:

@@ -40,16 +40,17 @@ def test_compact_bench_end_to_end(tmp_path):
                 targets=(10,), max_new_tokens=12, batch_size=2, progress=False)
     report = run_compact_bench(**args)
     labels = [s["label"] for s in report["runs"]]
-    assert labels == ["cot", "budget 4", "budget 8", "early-exit p≥0.99", "tokenskip γ=1.0", "tokenskip γ=0.5"]
+    assert labels == ["cot", "budget 4", "budget 8", "budget 4 step", "budget 8 step", "early-exit p≥0.99",
+                      "tokenskip γ=1.0", "tokenskip γ=0.5"]
     assert any("--l1" in n and "skipped" in n for n in report["notes"])
     assert report["runs"][0]["tokens_vs_cot"] == 1.0 and any(s["pareto"] for s in report["runs"])
     for f in report["fidelity"]:
-        if f["kind"] == "budget":   # budget forcing never reasons past its budget
+        if f["kind"].startswith("budget"):   # budget forcing never reasons past its budget
             assert f["mean_produced"] <= f["requested"] and f["share_over"] == 0
-    assert [f["kind"] for f in report["fidelity"]] == ["budget", "budget", "ratio", "ratio"]
+    assert [f["kind"] for f in report["fidelity"]] == ["budget"] * 2 + ["budget-step"] * 2 + ["ratio", "ratio"]
     file = tmp_path / "out" / "compact.jsonl"
     before = file.read_text()
-    assert len(before.splitlines()) == 3 * 6
+    assert len(before.splitlines()) == 3 * 8
     run_compact_bench(**args)   # resumed: nothing recomputed, nothing duplicated
     assert file.read_text() == before
     assert (tmp_path / "out" / "pareto.png").stat().st_size > 0 and (tmp_path / "out" / "fidelity.png").exists()

@@ -67,3 +67,39 @@ def test_extend_suppresses_the_marker_and_appends_the_cue():
         assert r.trace["suppressed"] == 2 and r.output.count(" Wait") == 2 and r.output.count("Answer") == 1
         assert r.output.index("Answer") > r.output.rindex(" Wait")
         assert r.trace["reasoning_tokens"] == 3 * 4 + 2   # 3 rounds of 4 tokens and the 2 suppressed markers
+
+
+
+class NewlineEngine(HFEngine):
+    """A random micro model nudged to end lines often (newline logit +6), never `Answer` or EOS."""
+
+    def extend(self, seqs, params, rows=None):
+        rows = list(range(len(seqs))) if rows is None else rows
+        plist = params if isinstance(params, list) else [params] * len(rows)
+        bias = {self.token_id("\n"): 6.0, self.token_id("Answer"): -1e4}
+        return super().extend(seqs, [replace(p, ignore_eos=True, logit_bias=bias) if p.stop_token_ids else p
+                                     for p in plist], rows)
+
+
+def test_cut_step_takes_back_the_unfinished_step_before_the_marker():
+    model, tok = micro_llama()
+    engine = NewlineEngine.from_model(model, tok, PromptStyle("plain"))
+    task = get_task("arith")
+    problems = task.load("easy", limit=6, seed=0)
+    taken_back = 0
+    for budget in (7, 11):
+        token = get_method("budget-forcing", budget=budget, answer_tokens=3, batch_size=6).solve(engine, task, problems)
+        step = get_method("budget-forcing", budget=budget, cut="step", answer_tokens=3, batch_size=6).solve(
+            engine, task, problems)
+        for t, s in zip(token, step):
+            assert s.trace["reasoning_tokens"] == t.trace["reasoning_tokens"] == budget   # sampled tokens count
+            reason_t, reason_s = t.output[:t.output.index("Answer")], s.output[:s.output.index("Answer")]
+            assert reason_s.endswith("\n") and reason_t.startswith(reason_s)
+            rest = reason_t[len(reason_s):]
+            assert "\n" not in rest.rstrip("\n")   # what was taken back is at most the unfinished step
+            if "\n" in reason_t.rstrip("\n"):
+                assert reason_s == reason_t.rstrip("\n")[:reason_t.rstrip("\n").rfind("\n") + 1] or rest == ""
+            taken_back += rest.strip("\n") != ""
+    assert taken_back > 0
+    with pytest.raises(LeanthinkError, match="cut"):
+        get_method("budget-forcing", cut="line")

@@ -72,7 +72,7 @@ def test_bad_knobs_are_errors(bad):
 
 def test_unknown_split_and_data_file_are_errors(tmp_path):
     with pytest.raises(LeanthinkError, match="unknown split"):
-        get_task("arith").load("medium")
+        get_task("arith").load("tough")
     with pytest.raises(LeanthinkError, match="reads no --data"):
         get_task("arith").load(data=tmp_path / "x.jsonl")
 

@@ -2,7 +2,8 @@
 reasoner, on the same problems: the accuracy-tokens Pareto front (table + PNG) and, for the methods
 a user steers by length, length-control fidelity (requested against produced tokens).
 
-Runs: `cot` and `budget-forcing` at every `budgets` value and `early-exit` at every threshold and
+Runs: `cot` and `budget-forcing` at every `budgets` value (cut where the budget ends, as s1, and at
+the last finished step) and `early-exit` at every threshold and
 agreement count on the verbose reasoner; `tokenskip` at every ratio on the TokenSkip checkpoint (γ = 1
 too, its own uncompressed chain); `l1` at every target on the L1 checkpoint. Greedy, one results file
 (resumable: rerun the command to continue). A checkpoint that is missing is skipped with a note.
@@ -26,7 +27,8 @@ from ..errors import LeanthinkError
 def plan_runs(model: str, tokenskip: str | None, l1: str | None, budgets, thresholds, agree, ratios, targets):
     """(label, method, model, settings, requested) for every run; `requested` is the fidelity key."""
     runs = [("cot", "cot", model, {}, None)]
-    runs += [(f"budget {b}", "budget-forcing", model, {"budget": b}, ("budget", b)) for b in budgets]
+    runs += [(f"budget {b}" + (" step" if cut == "step" else ""), "budget-forcing", model, {"budget": b, "cut": cut},
+              ("budget" if cut == "token" else "budget-step", b)) for cut in ("token", "step") for b in budgets]
     runs += [(f"early-exit p≥{t}", "early-exit", model, {"threshold": t}, None) for t in thresholds]
     runs += [(f"early-exit agree {k}", "early-exit", model, {"agree": k}, None) for k in agree]
     if tokenskip:
@@ -46,7 +48,7 @@ def pareto(points: list[tuple[float, float]]) -> list[bool]:
 def fidelity(kind: str, value, rows: list[dict], full: dict[str, int] | None) -> dict:
     produced, requested = [], []
     for r in rows:
-        if kind == "budget":
+        if kind.startswith("budget"):
             produced.append(r["trace"]["reasoning_tokens"])
             requested.append(value)
         elif kind == "target":
@@ -151,6 +153,16 @@ def _save(fig, path: Path) -> None:
     tmp.replace(path)
 
 
+def family(s: dict) -> str:
+    """The curve a run belongs to: its method and the kind of setting that varies along it."""
+    settings = s.get("settings") or {}
+    if s["method"] == "budget-forcing":
+        return f"budget forcing (cut={settings.get('cut', 'token')})"
+    if s["method"] == "early-exit":
+        return "early exit (agree k)" if settings.get("agree") else "early exit (p ≥ threshold)"
+    return s["method"]
+
+
 def plot_pareto(summaries: list[dict], path: Path, title: str) -> None:
     import matplotlib
 
@@ -159,15 +171,16 @@ def plot_pareto(summaries: list[dict], path: Path, title: str) -> None:
 
     fig, ax = plt.subplots(figsize=(7.0, 4.6), dpi=120)
     families: dict[str, list[dict]] = {}
-    for s in summaries:
-        families.setdefault(s["method"], []).append(s)
+    for s in summaries:   # one line per method and kind of setting (budget cut, exit rule)
+        families.setdefault(family(s), []).append(s)
     for name, ss in families.items():
         ss = sorted(ss, key=lambda s: s["mean_generated_tokens"])
         xs, ys = [s["mean_generated_tokens"] for s in ss], [s["accuracy"] for s in ss]
         ax.plot(xs, ys, marker="*" if name == "cot" else "o", markersize=12 if name == "cot" else 5,
                 linestyle="-" if len(ss) > 1 else "none", label=name)
         for s in ss:
-            ax.annotate(s["label"].split(" ", 1)[-1] if name != "cot" else "cot", (s["mean_generated_tokens"], s["accuracy"]),
+            setting = s["label"].split(" ")[-2 if s["label"].endswith(" step") else -1]
+            ax.annotate(setting if name != "cot" else "cot", (s["mean_generated_tokens"], s["accuracy"]),
                         textcoords="offset points", xytext=(4, 3), fontsize=7)
     front = sorted((s for s in summaries if s["pareto"]), key=lambda s: s["mean_generated_tokens"])
     ax.step([s["mean_generated_tokens"] for s in front], [s["accuracy"] for s in front], where="post",
@@ -188,7 +201,8 @@ def plot_fidelity(fid: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.2, 4.6), dpi=120)
-    names = {"budget": "budget forcing (reasoning tokens)", "target": "L1 (generated tokens)",
+    names = {"budget": "budget forcing (reasoning tokens)", "budget-step": "budget forcing, cut=step",
+             "target": "L1 (generated tokens)",
              "ratio": "TokenSkip (γ × own full length)"}
     hi = 1.0
     for kind, label in names.items():

@@ -1,7 +1,8 @@
 """`leanthink demo`: the built-in reasoners on their tasks, `direct` vs `cot`; inference-time scaling
 on the search split (greedy CoT, self-consistency, best-of-n and PRM-guided particle filtering at the
-same budget); thought compression (LightThinker against vanilla CoT on long chains); in one table and
-PNG.
+same budget); thought compression (LightThinker against vanilla CoT on long chains); compact reasoning
+(the verbose reasoner's CoT against early exit by agreement, and the L1 model asked for 80 tokens);
+in one table and PNG.
 
 Everything goes through the same harness as `leanthink eval`, into one resumable results file.
 """
@@ -12,7 +13,8 @@ from pathlib import Path
 
 from ..errors import LeanthinkError
 
-#: (model, task, split, methods, scorer) the demo runs, when the model (and scorer) are shipped
+#: (model, task, split, methods, scorer) the demo runs, when the model (and scorer) are shipped; a
+#: method is a name or (name, settings)
 DEMO_RUNS = (
     ("builtin:arith", "arith", "easy", ("direct", "cot"), None),
     ("builtin:arith", "arith", "hard", ("direct", "cot"), None),
@@ -22,6 +24,9 @@ DEMO_RUNS = (
     # thought compression: the same long chains with and without evicting finished thoughts (Peak, Dep)
     ("builtin:iterate", "iterate", "long", ("cot",), None),
     ("builtin:iterate-lightthinker", "iterate", "long", ("lightthinker",), None),
+    # compact reasoning: a reasoner that re-checks after it knows the answer, and what cuts it
+    ("builtin:arith-verbose", "arith", "medium", ("cot", ("early-exit", {"agree": 2})), None),
+    ("builtin:arith-l1", "arith", "medium", (("l1", {"target": 80}),), None),
 )
 BUDGET = 8
 
@@ -58,8 +63,9 @@ def run_demo(out: Path, limit: int = 100, progress: bool = True, seed: int = 0) 
             scorers[scorer_spec] = load_scorer(scorer_spec)
         task = get_task(task_name)
         problems = task.load(split=split, limit=limit, seed=seed)
-        for method_name in methods:
-            method = get_method(method_name, batch_size=32,
+        for item in methods:
+            method_name, settings = (item, {}) if isinstance(item, str) else item
+            method = get_method(method_name, batch_size=32, **settings,
                                 **({"budget": BUDGET, "seed": seed} if method_name != "cot" and scorer_spec else {}))
             scorer = scorers[scorer_spec] if scorer_spec and method.needs_scorer() else None
             info = RunInfo.create(task_name, split, None, seed, method, method_name, model, engine, scorer=scorer)
@@ -68,6 +74,7 @@ def run_demo(out: Path, limit: int = 100, progress: bool = True, seed: int = 0) 
     png = plot_accuracy_vs_tokens(summaries, out.with_suffix(".png"))
     write_text(out.with_suffix(".md"), "# leanthink demo\n\n" + markdown_table(summaries))
     c = console()
-    c.print(render_table(summaries, title="leanthink demo: the built-in reasoners, search at budget 8, thought compression"))
+    c.print(render_table(summaries, title="leanthink demo: the built-in reasoners, search at budget 8, thought compression, "
+                                               "compact reasoning"))
     c.print(f"results: {out}   table: {out.with_suffix('.md')}   plot: {png}")
     return summaries

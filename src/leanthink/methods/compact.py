@@ -5,8 +5,10 @@ row that reaches it gets the end-of-reasoning marker forced and writes its answe
 suppresses the marker N times: when the model writes it, it is taken back (`engine.rewind`) and the
 continuation cue (s1's "Wait") is appended instead. The marker is one token: `end`, by default the
 prompt style's (`Answer` for the built-ins' plain style, whose answer line is `Answer: X`); give
-`--set end=</think>` for a thinking model. Reasoning tokens (sampled before the marker; a suppressed
-marker counts) never exceed the budget; the trace records them, and usage counts every sampled token.
+`--set end=</think>` for a thinking model. `cut=step` takes back the unfinished step before forcing
+the marker (its tokens stay counted), so the answer follows a complete step; `cut=token` (default) is
+s1's. Reasoning tokens (sampled before the marker; a suppressed marker counts) never exceed the
+budget; the trace records them, and usage counts every sampled token.
 """
 
 from __future__ import annotations
@@ -34,9 +36,13 @@ class BudgetForcing(Decoding):
     """The end-of-reasoning marker, one token ("": the prompt style's; `Answer` for plain)."""
     answer_tokens: int = 32
     """Cap on the tokens after the marker."""
+    cut: str = "token"
+    """Where a spent budget ends the reasoning: `token` (s1: right there) or `step` (the unfinished step
+    is taken back first, so the answer follows a complete step)."""
 
     def __post_init__(self):
         super().__post_init__()
+        checks.choice("cut", self.cut, ("token", "step"))
         checks.integer("budget", self.budget, 0, self.max_new_tokens)
         checks.integer("extend", self.extend, 0, 1000)
         checks.integer("answer_tokens", self.answer_tokens, 1, 4096)
@@ -75,8 +81,15 @@ class BudgetForcing(Decoding):
                         ended[r] = True
                         answering.append(r)
                     else:                                         # the budget is spent: force the marker
-                        force = ("\n" if plain and not (texts[r] + c.text).endswith("\n") else "") + end
-                        texts[r] += c.text + force
+                        text = c.text
+                        if self.cut == "step":                    # take back the unfinished step
+                            delim = engine.prompt_style.step_delimiter
+                            partial = (texts[r] + text).rsplit(delim, 1)[-1] if delim in texts[r] + text else ""
+                            if 0 < len(partial) <= len(text):
+                                engine.rewind(seqs, r, len(partial))
+                                text = text[:len(text) - len(partial)]
+                        force = ("\n" if plain and not (texts[r] + text).endswith("\n") else "") + end
+                        texts[r] += text + force
                         engine.append(seqs, [force if i == r else None for i in range(n)], defer=True)
                         reasons[r] = "budget"
                         answering.append(r)

@@ -75,13 +75,19 @@ class ArithConfig:
 #: curve. `search` is the testbed of inference-time scaling: 4-operation chains, where
 #: builtin:arith-weak's greedy CoT is right 30-60% of the time and one of 32 samples at temperature
 #: 0.8 almost always (docs/methods/particle-filter.md). `train` is what the built-ins were trained on;
-#: `train-easy` is training problems of `easy`'s lengths (Coconut's curriculum on short chains).
+#: `train-easy` is training problems of `easy`'s lengths (Coconut's curriculum on short chains);
+#: `medium` (6 operations, the longest `train-short` chains) is where the compact-reasoning methods are
+#: compared: builtin:arith-verbose's greedy CoT is right 78% of the time there (92% at 4, 8% at 7).
+#: `train-short` is chains of 1-6 operations, what the compact-reasoning built-ins train on (their
+#: verbose chains are ~3x longer, so training on `train`'s lengths would cost ~3x more per step).
 SPLITS: dict[str, ArithConfig] = {
     "easy": ArithConfig(min_steps=1, max_steps=3),
     "hard": ArithConfig(min_steps=10, max_steps=11),
     "search": ArithConfig(min_steps=4, max_steps=4),
+    "medium": ArithConfig(min_steps=6, max_steps=6),
     "train": ArithConfig(min_steps=1, max_steps=10),
     "train-easy": ArithConfig(min_steps=1, max_steps=3),
+    "train-short": ArithConfig(min_steps=1, max_steps=6),
 }
 
 #: Seeds of the evaluation splits are offset so no evaluation problem is drawn from a training seed.
