@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from leanthink import checks
+from leanthink.concepts.bench import _bar
 from leanthink.concepts.config import SPLITS, DataConfig, ModelConfig, TrainConfig, check_choice
 from leanthink.concepts.io import append_jsonl, iter_jsonl
 from leanthink.errors import DataError, LeanthinkError
@@ -194,28 +195,3 @@ def run_settings_benchmark(cfg: SettingsBenchConfig, results_dir: Path, progress
                 done.add(key)
             bar.advance(task)
     return summarise(results_dir)
-
-
-class _NoBar:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def add_task(self, *a, **k):
-        return 0
-
-    def update(self, *a, **k):
-        pass
-
-    def advance(self, *a, **k):
-        pass
-
-
-def _bar(enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

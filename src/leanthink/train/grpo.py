@@ -86,8 +86,13 @@ def policy_loss(model, projector, examples: list[tuple[list[int], int]], adv: li
               for items, prompt in examples]
     b = collate(marked, pad_id)
     h = rollout(model, projector, b["ids"], b["latent"], b["mask"])
-    logp = torch.log_softmax(model.lm_head(h[:, :-1]).float(), dim=-1)
-    labels = b["labels"][:, 1:]
+    return advantage_loss(model.lm_head(h[:, :-1]), b["labels"][:, 1:], adv)
+
+
+def advantage_loss(logits, labels, adv: list[float]):
+    """−Σ A × log π(label) over the labelled positions (labels ≠ IGNORE), divided by their number;
+    `logits[:, t]` predicts `labels[:, t]`, one advantage per row."""
+    logp = torch.log_softmax(logits.float(), dim=-1)
     sel = labels != IGNORE
     picked = logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]
     a = torch.tensor(adv, dtype=picked.dtype)[:, None]

@@ -147,14 +147,11 @@ def sample(engine, prompts: list[str], seeds: list[int], temperature: float, max
 
 def policy_loss(model, examples: list[tuple[list[int], list[int]]], adv: list[float], pad_id: int):
     """−Σ A × log π(sampled token) over the sampled tokens, divided by their number."""
+    from .grpo import advantage_loss
+
     batch = collate([(p + s, [-100] * len(p) + s) for p, s in examples], pad_id)
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-    labels = batch["labels"][:, 1:]
-    sel = labels != -100
-    picked = logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0]
-    a = torch.tensor(adv, dtype=picked.dtype)[:, None]
-    return -(a * picked * sel).sum() / sel.sum().clamp(min=1)
+    return advantage_loss(logits[:, :-1], batch["labels"][:, 1:], adv)
 
 
 def train_l1(cfg: L1Config, progress: bool = True) -> Path:
