@@ -100,6 +100,55 @@ def grade(task: Task, problem: Problem, result: Result) -> tuple[str | None, boo
     return answer, bool(task.grade(answer, problem))
 
 
+def problem_lines(method: Method, engine, task: Task, problems: list[Problem], record: dict,
+                  scorer=None) -> list[dict]:
+    """Solve `problems` in one batched call and grade them: their results lines, not yet written.
+    The local loop below and the Ray workers (ray_sweep.py) both make lines here, so a sharded sweep
+    writes exactly the lines a local run writes."""
+    solved = method.solve(engine, task, problems, scorer=scorer)
+    if len(solved) != len(problems):
+        raise LeanthinkError(f"method {record['method']!r} returned {len(solved)} results for {len(problems)} problems")
+    lines = []
+    for p, res in zip(problems, solved):
+        answer, ok = grade(task, p, res)
+        lines.append({**record, "problem_id": p.id, "gold": p.answer, "output": res.output, "answer": answer,
+                      "correct": ok, "usage": res.usage.to_dict(), "trace": res.trace,
+                      "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return lines
+
+
+def append_new(results: ResultsFile, run_id: str, lines: list[dict]) -> list[dict]:
+    """Append the lines whose problem has no line of this run yet, under the lock (another process may
+    have written some meanwhile); returns the lines written."""
+    written = []
+    with results.locked():
+        done = results.done(run_id)
+        for line in lines:
+            if line["problem_id"] not in done:
+                results.append(line)
+                done.add(line["problem_id"])
+                written.append(line)
+    return written
+
+
+def run_rows(results: ResultsFile, run_id: str, problems: list[Problem]) -> list[dict]:
+    """This run's lines for `problems` (the first line of each), in problem order."""
+    order = {p.id: i for i, p in enumerate(problems)}
+    rows, seen = [], set()
+    for r in results.rows:
+        if r.get("run_id") == run_id and r["problem_id"] in order and r["problem_id"] not in seen:
+            seen.add(r["problem_id"])
+            rows.append(r)
+    return sorted(rows, key=lambda r: order[r["problem_id"]])
+
+
+def progress_bar(label: str, progress: bool = True):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("acc {task.fields[acc]}"),
+                    TimeElapsedColumn(), disable=not progress, transient=False)
+
+
 def run(method: Method, engine, task: Task, problems: list[Problem], info: RunInfo, out: Path,
         chunk_size: int = 16, progress: bool = True, scorer=None) -> list[dict]:
     """Solve the problems not yet in `out` for this run, appending a line per problem; returns every
@@ -111,10 +160,7 @@ def run(method: Method, engine, task: Task, problems: list[Problem], info: RunIn
     with results.locked():
         done = results.done(run_id)
     todo = [p for p in problems if p.id not in done]
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn(f"[bold]{info.method}[/] on {info.task}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("acc {task.fields[acc]}"), TimeElapsedColumn(), disable=not progress, transient=False)
+    bar = progress_bar(f"[bold]{info.method}[/] on {info.task}", progress)
     correct = written = 0
     with bar:
         job = bar.add_task("eval", total=len(problems), completed=len(done), acc="-")
@@ -124,30 +170,12 @@ def run(method: Method, engine, task: Task, problems: list[Problem], info: RunIn
             chunk = [p for p in todo[start:start + chunk_size] if p.id not in done]
             if not chunk:
                 continue
-            solved = method.solve(engine, task, chunk, scorer=scorer)
-            if len(solved) != len(chunk):
-                raise LeanthinkError(f"method {info.method!r} returned {len(solved)} results for {len(chunk)} problems")
-            graded = [(p, res, *grade(task, p, res)) for p, res in zip(chunk, solved)]
-            with results.locked():
-                done = results.done(run_id)
-                for p, res, answer, ok in graded:
-                    if p.id in done:
-                        continue
-                    results.append({
-                        **record, "problem_id": p.id, "gold": p.answer, "output": res.output,
-                        "answer": answer, "correct": ok, "usage": res.usage.to_dict(), "trace": res.trace,
-                        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                    })
-                    correct += ok
-                    written += 1
+            new = append_new(results, run_id, problem_lines(method, engine, task, chunk, record, scorer=scorer))
+            correct += sum(line["correct"] for line in new)
+            written += len(new)
             done_now = len(results.done(run_id) & {p.id for p in problems})
             bar.update(job, completed=done_now, acc=f"{correct / written:.1%}" if written else "-")
-    order = {p.id: i for i, p in enumerate(problems)}
-    rows, seen = [], set()
-    for r in results.rows:
-        if r.get("run_id") == run_id and r["problem_id"] in order and r["problem_id"] not in seen:
-            seen.add(r["problem_id"])
-            rows.append(r)
-    return sorted(rows, key=lambda r: order[r["problem_id"]])
+    return run_rows(results, run_id, problems)
 
-__all__ = ["RunInfo", "file_hash", "grade", "read_results", "run"]
+__all__ = ["RunInfo", "append_new", "file_hash", "grade", "problem_lines", "progress_bar", "read_results", "run",
+           "run_rows"]

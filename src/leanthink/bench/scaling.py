@@ -30,12 +30,16 @@ def valid_budget(method: str, budget: int) -> bool:
 
 def run_scaling(model: str, prm: str | None, task_name: str, split: str | None, data, limit: int,
                 out_dir: Path, methods=METHODS, budgets=BUDGETS, seed: int = 0, weights: str = "prm",
-                settings: dict | None = None, progress: bool = True) -> list[dict]:
+                settings: dict | None = None, progress: bool = True, ray: tuple | None = None) -> list[dict]:
+    """`ray`: (address, shard, workers, cpus) to shard the sweep on Ray (ray_sweep.py), None to run here."""
+    from functools import partial
+
     from ..engine import load_engine
     from ..methods import get_method, method_names
     from ..scorers import load_scorer
     from ..tasks import get_task
     from .harness import RunInfo, run
+    from .ray_sweep import Job, sweep_workers
     from .report import summarise
 
     for m in methods:
@@ -53,14 +57,21 @@ def run_scaling(model: str, prm: str | None, task_name: str, split: str | None, 
             for m in methods for b in budgets if valid_budget(m, b)}
     task = get_task(task_name)
     problems = task.load(split=split, data=data, limit=limit, seed=seed)
-    engine = load_engine(model, requires=frozenset().union(*(x.requires for x in made.values())))
-    scorer = load_scorer(prm) if prm else None
+    load = partial(load_engine, model, requires=frozenset().union(*(x.requires for x in made.values())))
+    load_prm = partial(load_scorer, prm) if prm else None
     rows = []
-    for (name, budget), method in made.items():
-        s = scorer if method.needs_scorer() else None
-        info = RunInfo.create(task_name, split, data, seed, method, name, model, engine, scorer=s)
-        rows += run(method, engine, task, problems, info, results, chunk_size=method.batch_size, progress=progress,
-                    scorer=s)
+    with sweep_workers(*(ray or (None, None, None, 1)), "auto", load, load_prm) as pool:   # None: local
+        engine = pool.engine if pool else load()   # on Ray: the facts of the workers' engine (for the run ids)
+        scorer = pool.scorer if pool else (load_prm() if load_prm else None)
+        jobs = [Job(method, RunInfo.create(task_name, split, data, seed, method, name, model, engine,
+                                           scorer=scorer if method.needs_scorer() else None),
+                    method.batch_size, method.needs_scorer(), problems) for (name, budget), method in made.items()]
+        if pool:   # every (method, budget) run's shards at once: the workers stay busy across runs
+            rows = [r for mine in pool.run_many(jobs, task, results, progress) for r in mine]
+        else:
+            for j in jobs:
+                rows += run(j.method, engine, task, problems, j.info, results, chunk_size=j.chunk_size,
+                            progress=progress, scorer=scorer if j.with_scorer else None)
     summaries = summarise(rows)
     for s in summaries:
         s["budget"] = s["settings"].get("budget")
