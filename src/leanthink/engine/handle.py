@@ -123,8 +123,10 @@ class Sequences:
         counts = Counter(rows)
         streams = {r: iter(self.rows[r].stream.copies(k)) for r, k in counts.items() if k > 1}
         new_rows = [self.rows[r].clone(next(streams[r])) if r in streams else self.rows[r] for r in rows]
-        for r, row in enumerate(self.rows):
-            row.request.hold(len(row.slots) * (counts.get(r, 0) - 1))
+        # frees before copies: resampling N rows into N holds N rows at every moment, never N + copies
+        deltas = [(len(row.slots) * (counts.get(r, 0) - 1), row) for r, row in enumerate(self.rows)]
+        for delta, row in sorted(deltas, key=lambda d: d[0]):
+            row.request.hold(delta)
         index = torch.tensor(rows, dtype=torch.long, device=self.mask.device)
         kv.select_rows(self.cache, index)
         self.mask, self.last_logits, self.last_hidden = self._tensors_of(index)

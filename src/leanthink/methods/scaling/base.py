@@ -9,13 +9,19 @@ All problems of a batch step together: one handle holds every particle of every 
 Scores come from a process reward model (`weights="prm"`, the paper's choice) or from the policy
 itself (`weights="self-certainty"`: exp of the mean log-probability of the particle's tokens, no PRM).
 A score r in (0, 1) becomes the log-weight logit(r), so resampling is proportional to r / (1 - r).
+
+With `compress="lightthinker"` (particle filtering, beam, DVTS on a LightThinker model), a step is a
+thought: the particle decodes until the splitter `<w>`, and the thought is compressed into the cache
+tokens and evicted from its row (methods/thoughts.py) before it is weighed and resampled, so each
+particle holds the prompt, one summary per finished thought and at most one live thought, and
+resampling copies those compressed rows.
 """
 
 from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
@@ -24,9 +30,11 @@ from ... import checks
 from ...engine import SamplingParams, stream_seed
 from ...errors import LeanthinkError
 from ..base import EXECUTION, Method, Result
+from ..thoughts import compress, thought_markers, thought_text
 
 WEIGHT_SOURCES = ("prm", "self-certainty")
 AGGREGATIONS = ("last", "min", "prod", "model")
+COMPRESSIONS = ("none", "lightthinker")
 _EPS = 1e-7
 
 
@@ -63,9 +71,14 @@ class Scaling(Method):
     batch_size: int = field(default=4, metadata=EXECUTION)
     """Problems solved together (outputs do not depend on it)."""
     seed: int = 0
+    compress: str = "none"
+    """lightthinker: every finished thought is compressed into the model's cache tokens and evicted
+    (a LightThinker model; particle-filter, beam and dvts); none: particles keep their whole text."""
 
     requires: ClassVar[frozenset[str]] = frozenset({"prefill", "extend", "fork", "select", "drop", "logprobs"})
     scorer: ClassVar[str] = "optional"
+    #: whether the method's steps can be compressed thoughts (it only advances, weighs and selects)
+    compressible: ClassVar[bool] = False
 
     def __post_init__(self):
         checks.integer("budget", self.budget, 1, 4096)
@@ -77,6 +90,17 @@ class Scaling(Method):
         checks.integer("max_new_tokens", self.max_new_tokens, 1, 1 << 20)
         checks.integer("batch_size", self.batch_size, 1, 4096)
         checks.seed("seed", self.seed)
+        checks.choice("compress", self.compress, COMPRESSIONS)
+        if self.compress != "none" and not self.compressible:
+            raise LeanthinkError(f"method {self.name!r} cannot run on compressed thoughts; compress=lightthinker "
+                                 "works with particle-filter, beam and dvts")
+
+    def identity(self) -> dict:
+        # uncompressed runs keep the run id they had before the setting existed (their results files resume)
+        out = super().identity()
+        if out.get("compress") == "none":
+            del out["compress"]
+        return out
 
     def needs_scorer(self) -> bool:
         return self.weights == "prm"
@@ -85,9 +109,10 @@ class Scaling(Method):
         if self.needs_scorer() and scorer is None:
             raise LeanthinkError(f"method {self.name!r} weighs particles with a PRM: give --prm (a PRM directory, "
                                  "builtin:arith-prm) or --set weights=self-certainty")
+        markers = thought_markers(engine) if self.compress == "lightthinker" else None
         out = []
         for start in range(0, len(problems), self.batch_size):
-            batch = Batch(self, engine, task, problems[start:start + self.batch_size], scorer)
+            batch = Batch(self, engine, task, problems[start:start + self.batch_size], scorer, markers)
             out += self.solve_batch(batch)
         return out
 
@@ -99,8 +124,9 @@ class Scaling(Method):
 class Batch:
     """One batch of problems being solved: the engine, task and scorer, and per-problem randomness."""
 
-    def __init__(self, method: Scaling, engine, task, problems, scorer):
+    def __init__(self, method: Scaling, engine, task, problems, scorer, markers=None):
         self.m, self.engine, self.task, self.problems, self.scorer = method, engine, task, problems, scorer
+        self.markers = markers   # ThoughtMarkers when thoughts are compressed
         style = engine.prompt_style
         self.prompts = [style.render(p, "cot", engine.tokenizer) for p in problems]
         self.prefix = style.response_prefix("cot")
@@ -127,7 +153,10 @@ class Batch:
         if scored and self.m.weights == "prm":
             self.scorer.attach(seqs, self.problems, self.task, aggregation=self.m.aggregation)
         e.fork(seqs, n)
-        return Particles(self, seqs, [p for p in range(len(self.problems)) for _ in range(n)])
+        particles = Particles(self, seqs, [p for p in range(len(self.problems)) for _ in range(n)])
+        for r, s in enumerate(particles.states):
+            s.begin = seqs.num_tokens(r)
+        return particles
 
     def result(self, p: int, text: str, answer: str | None, usage, trace: dict) -> Result:
         return Result(problem_id=self.problems[p].id, output=self.prefix + text, usage=usage, answer=answer,
@@ -144,9 +173,13 @@ class State:
     logw: float = 0.0
     tokens: int = 0
     logprob_sum: float = 0.0
+    begin: int = 0
+    """Compressed thoughts: where the live thought starts among the row's held tokens."""
+    thoughts: int = 0
+    """Compressed thoughts so far."""
 
     def copy(self) -> "State":
-        return State(list(self.steps), self.done, self.score, self.logw, self.tokens, self.logprob_sum)
+        return replace(self, steps=list(self.steps))
 
     @property
     def text(self) -> str:
@@ -179,26 +212,43 @@ class Particles:
         """Decode the next step of every live particle (or of `rows`; or, `whole`, the rest of each
         solution); returns the rows that got one. A particle is done at EOS, once a step holds a final
         answer, or at the step or token cap."""
-        m, e = self.b.m, self.b.engine
+        m, e, mk = self.b.m, self.b.engine, self.b.markers
         rows = self.live() if rows is None else rows
         if not rows:
             return []
         params = []
         for r in rows:
-            left = min(m.max_new_tokens - self.states[r].tokens, e.max_context - self.seqs.num_tokens(r) - 2)
+            left = min(m.max_new_tokens - self.states[r].tokens, self._room(r) - 2)
             cap = left if whole else min(m.step_tokens, left)
-            params.append(SamplingParams(max_new_tokens=max(1, cap), temperature=m.temperature,
-                                         stop=() if whole else (self.b.delimiter,)))
+            if mk and not whole:   # a compressed particle's step is a thought: up to the splitter
+                stops = {"stop_token_ids": (mk.splitter,)}
+            else:
+                stops = {"stop": () if whole else (self.b.delimiter,)}
+            params.append(SamplingParams(max_new_tokens=max(1, cap), temperature=m.temperature, **stops))
         outs = e.extend(self.seqs, params, rows=rows)
+        thought_ends = []
         for r, c in zip(rows, outs):
             s = self.states[r]
-            s.steps.append(c.text)
+            s.steps.append(thought_text(c.text, c.finish_reason) if mk else c.text)
             s.tokens += len(c.logprobs)
             s.logprob_sum += sum(c.logprobs)
-            s.done = (whole or c.finish_reason == "eos" or self.b.task.extract(c.text) is not None
-                      or len(s.steps) >= m.max_steps or s.tokens >= m.max_new_tokens
-                      or e.max_context - self.seqs.num_tokens(r) < 4)
+            s.done = (whole or c.finish_reason == "eos" or self.b.task.extract(s.steps[-1]) is not None
+                      or len(s.steps) >= m.max_steps or s.tokens >= m.max_new_tokens or self._room(r) < 4)
+            if mk and not s.done and c.finish_reason == "stop":
+                thought_ends.append(r)
+        # a step that ran into step_tokens before <w> leaves its thought open; the next step continues it
+        for r, b in zip(thought_ends, compress(e, self.seqs, thought_ends, [self.states[r].begin for r in thought_ends],
+                                               mk) if thought_ends else []):
+            self.states[r].begin, self.states[r].thoughts = b, self.states[r].thoughts + 1
         return rows
+
+    def _room(self, r: int) -> int:
+        """Tokens row r may still add. Compressed rows: positions only grow (evictions leave gaps), and
+        each thought needs room for its compression (C and [o]) after it."""
+        e, mk = self.b.engine, self.b.markers
+        if mk is None:
+            return e.max_context - self.seqs.num_tokens(r)
+        return e.max_context - self.seqs.next_position(r) - mk.room()
 
     def weigh(self, rows: list[int], steps: list[str] | None = None) -> None:
         """Score rows that just got a step (its text, or `steps[i]` for row rows[i]) and set their
@@ -235,6 +285,7 @@ class Particles:
         info = {"chosen": rows.index(chosen) if chosen in rows else None,
                 "answers": [self.answer(r) for r in rows],
                 "scores": [None if self.states[r].score is None else round(self.states[r].score, 6) for r in rows],
+                **({"thoughts": [self.states[r].thoughts for r in rows]} if self.b.markers else {}),
                 **(trace or {})}
         return self.b.result(p, self.states[chosen].text, answer, usage, info)
 

@@ -9,6 +9,7 @@ aside (its rows leave the batch) and the answer is the best-scored finished cand
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ... import checks
 from .base import Particles, Scaling, State
@@ -21,6 +22,8 @@ class Beam(Scaling):
     name = "beam"
     width: int = 4
     """M: how many ways each kept candidate is expanded."""
+
+    compressible: ClassVar[bool] = True
 
     def __post_init__(self):
         super().__post_init__()

@@ -61,6 +61,7 @@ class ParticleFilter(Scaling):
     """argmax: the highest-weight particle (the paper); vote: weighted majority vote over particles."""
 
     scorer: ClassVar[str] = "optional"
+    compressible: ClassVar[bool] = True
 
     def __post_init__(self):
         super().__post_init__()
