@@ -17,7 +17,7 @@ _FIELDS = ("run_id", "method", "task", "model", "correct", "usage", "problem_id"
 _USAGE = {f for f in Usage.__dataclass_fields__}
 
 FIELDS = ("n", "accuracy", "ci95", "mean_generated_tokens", "mean_latent_tokens", "mean_peak_tokens", "mean_dep",
-          "mean_forward_tokens", "mean_latency_s")
+          "mean_forward_tokens", "mean_scorer_tokens", "mean_latency_s")
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -56,7 +56,7 @@ def summarise(rows: list[dict]) -> list[dict]:
             "mean_generated_tokens": mean("generated_tokens"), "mean_latent_tokens": mean("latent_tokens"),
             "mean_peak_tokens": mean("peak_tokens"),
             "mean_dep": mean("dep"), "mean_forward_tokens": mean("forward_tokens"),
-            "mean_latency_s": mean("wall_time_s"),
+            "mean_scorer_tokens": mean("scorer_tokens"), "mean_latency_s": mean("wall_time_s"),
         })
     return out
 
@@ -156,6 +156,12 @@ def markdown_table(summaries: list[dict]) -> str:
     return head
 
 
+def plain(text: str) -> str:
+    """Text matplotlib shows as written: a `$` in a name from a results file would start mathtext
+    (and an unbalanced one fails the whole plot)."""
+    return text.replace("$", r"\$")
+
+
 def plot_accuracy_vs_tokens(summaries: list[dict], path: Path) -> Path:
     """Accuracy (with its 95% CI) against mean generated tokens, one point per run."""
     import matplotlib
@@ -170,10 +176,12 @@ def plot_accuracy_vs_tokens(summaries: list[dict], path: Path) -> Path:
     markers = "osD^vP*X"
     for gi, (task, ss) in enumerate(groups.items()):
         for s in ss:
+            if s["mean_generated_tokens"] is None:   # unknown (a remote engine): nowhere to put the point
+                continue
             acc, (lo, hi) = s["accuracy"], s["ci95"]
             ax.errorbar(s["mean_generated_tokens"], acc, yerr=[[max(0.0, acc - lo)], [max(0.0, hi - acc)]], fmt=markers[gi % len(markers)],
-                        capsize=3, label=f"{label(s)} · {task}")
-            ax.annotate(label(s), (s["mean_generated_tokens"], acc), textcoords="offset points", xytext=(5, 4),
+                        capsize=3, label=plain(f"{label(s)} · {task}"))
+            ax.annotate(plain(label(s)), (s["mean_generated_tokens"], acc), textcoords="offset points", xytext=(5, 4),
                         fontsize=8)
     ax.set_xlabel("mean generated tokens per problem")
     ax.set_ylabel("accuracy")
@@ -184,6 +192,7 @@ def plot_accuracy_vs_tokens(summaries: list[dict], path: Path) -> Path:
     ax.set_title("accuracy vs generated tokens (95% Wilson CI)")
     fig.tight_layout()
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)   # checks.output_file allowed a folder that can be made
     tmp = path.with_name(path.stem + ".tmp.png")
     fig.savefig(tmp)
     plt.close(fig)
