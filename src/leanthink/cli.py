@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 
+from .bench.ray_sweep import RAY, RAY_CPUS, RAY_SHARD, RAY_WORKERS, sweep_workers
 from .errors import LeanthinkError
 from .train.config import SFTConfig
 
@@ -83,6 +84,8 @@ def eval_cmd(
     dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16."),
     max_context: Optional[int] = typer.Option(None, help="Context limit in tokens (default: the model's)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    ray: Optional[str] = RAY, ray_shard: Optional[int] = RAY_SHARD, ray_workers: Optional[int] = RAY_WORKERS,
+    ray_cpus: int = RAY_CPUS,
 ):
     """Run METHOD on TASK and append one JSON line per problem to OUT (re-run to resume)."""
     from .bench.harness import RunInfo, run
@@ -126,19 +129,22 @@ def eval_cmd(
     problems = t.load(split=split, data=data, limit=limit, seed=data_seed)
     if not problems:
         raise LeanthinkError(f"task {task!r} gave no problems (check --data/--split/--limit)")
-    engine = _engine_for(m, method, model, prompt_style, instruction, device, dtype, max_context)
-    if prompt_template is not None and engine.prompt_style.name == "plain":
-        raise LeanthinkError(f"--prompt-template instructs instruction models; {model} uses the plain style, which "
-                             "has no instruction (give --prompt-style chat or completion)")
-    scorer = None
-    if prm is not None:
-        from .scorers import load_scorer
+    from functools import partial
 
-        scorer = load_scorer(prm, device=device, dtype=dtype)
-    info = RunInfo.create(task, split, data, data_seed, m, method, model if method != "reference" else "none", engine,
-                          scorer=scorer)
-    rows = run(m, engine, t, problems, info, out, chunk_size=getattr(m, "batch_size", 16), progress=progress,
-               scorer=scorer)
+    from .scorers import load_scorer
+
+    load = partial(_engine_for, m, method, model, prompt_style, instruction, device, dtype, max_context)
+    load_prm = partial(load_scorer, prm, device=device, dtype=dtype) if prm is not None else None
+    with sweep_workers(ray, ray_shard, ray_workers, ray_cpus, device, load, load_prm) as pool:   # None: local
+        engine = pool.engine if pool else load()   # on Ray: the facts of the workers' engine (for the run id)
+        if prompt_template is not None and engine.prompt_style.name == "plain":
+            raise LeanthinkError(f"--prompt-template instructs instruction models; {model} uses the plain style, "
+                                 "which has no instruction (give --prompt-style chat or completion)")
+        scorer = pool.scorer if pool else (load_prm() if load_prm else None)
+        info = RunInfo.create(task, split, data, data_seed, m, method, model if method != "reference" else "none",
+                              engine, scorer=scorer)
+        rows = (pool.run if pool else run)(m, engine, t, problems, info, out, chunk_size=getattr(m, "batch_size", 16),
+                                           progress=progress, scorer=scorer)
     console().print(render_table(summarise(rows), title=f"{out}"))
 
 
@@ -169,6 +175,8 @@ def report(
     png: Optional[Path] = typer.Option(None, help="Where to write the accuracy-vs-tokens PNG "
                                                   "(default: next to the first results file)."),
     markdown: Optional[Path] = typer.Option(None, help="Also write the table as Markdown here."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write one self-contained HTML page here: "
+                                        "the table, Pareto plots and a section per method."),
 ):
     """Table per run (accuracy with 95% CI, tokens, Peak, Dep, forward tokens, latency) and a PNG."""
     from . import checks
@@ -176,17 +184,22 @@ def report(
 
     png = png or results[0].with_suffix(".png")
     checks.output_file("--png", png)
-    if markdown:
-        checks.output_file("--markdown", markdown)
-    for path in (png, markdown):
+    for flag, path in (("--markdown", markdown), ("--html", html)):
+        if path:
+            checks.output_file(flag, path)
+    for path in (png, markdown, html):
         for r in results:
-            checks.distinct("a results file", r, "--png/--markdown", path)
+            checks.distinct("a results file", r, "--png/--markdown/--html", path)
     summaries = load_summaries(results)
     plot_accuracy_vs_tokens(summaries, png)
     if markdown:
         from .fileio import write_text
 
         write_text(markdown, markdown_table(summaries))
+    if html:
+        from .bench.html_report import write_html
+
+        write_html(html, summaries, results)
     if as_json:
         keep = ("run_id", "method", "task", "split", "model", "settings", "seed") + FIELDS
         typer.echo(json.dumps([{k: s[k] for k in keep} for s in summaries], indent=2))
@@ -194,7 +207,7 @@ def report(
     from .bench.report import console
 
     console().print(render_table(summaries))
-    console().print(f"plot: {png}")
+    console().print(f"plot: {png}" + (f"; page: {html}" if html else ""))
 
 
 @app.command()
@@ -227,6 +240,7 @@ def train(
     segment_every: int = typer.Option(SFTConfig.segment_every,
                                       help="LightThinker: 0 = a thought per trace line; k = every k tokens."),
     latents_per_step: int = typer.Option(SFTConfig.latents_per_step, help="Coconut: continuous thoughts per step."),
+    latent_supervision: float = typer.Option(0.0, help="Coconut: weight of the key-token loss on thoughts (ours)."),
     ratios: str = typer.Option(SFTConfig.ratios, help="TokenSkip: ratios of reasoning tokens kept, e.g. 0.5,0.7,1.0."),
     progress: bool = typer.Option(True),
 ):
@@ -244,7 +258,7 @@ def train(
                     lr=lr, warmup=warmup, direct_fraction=direct_fraction, eval_every=eval_every, eval_split=eval_split,
                     eval_limit=eval_limit, seed=seed, threads=threads, compile=compile, bf16=bf16,
                     recipe=recipe, cache_tokens=cache_tokens, segment_every=segment_every,
-                    latents_per_step=latents_per_step, ratios=ratios)
+                    latents_per_step=latents_per_step, latent_supervision=latent_supervision, ratios=ratios)
     path = run_train(cfg, progress=progress)
     typer.echo(f"saved {path}")
 

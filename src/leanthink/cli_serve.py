@@ -15,6 +15,7 @@ def serve(
     model: str = typer.Option(_D.model, help="builtin:NAME, a Hugging Face model directory or a .gguf file."),
     prm: Optional[str] = typer.Option(None, help="A PRM for search methods that weigh with one (builtin:arith-prm, "
                                                  "a PRM directory)."),
+    router: Optional[str] = typer.Option(None, help="A router file (`leanthink train-router`) for method \"route\"."),
     host: str = typer.Option(_D.host, help="Interface to bind (loopback by default)."),
     port: int = typer.Option(_D.port),
     api_key: Optional[str] = typer.Option(None, envvar="LEANTHINK_API_KEY",
@@ -39,7 +40,7 @@ def serve(
     /health); the method and budget of each request go in its `reasoning` field (docs/serving.md)."""
     from .serve import serve as run
 
-    config = ServeConfig(model=model, prm=prm, host=host, port=port, api_key=api_key,
+    config = ServeConfig(model=model, prm=prm, router=router, host=host, port=port, api_key=api_key,
                          served_model_name=served_model_name, max_tokens=max_tokens, max_budget=max_budget,
                          request_timeout_s=request_timeout, max_body_bytes=max_body_bytes, max_batch=max_batch,
                          step_tokens=step_tokens, max_queue=max_queue, search_batch=search_batch, search_threads=search_threads,

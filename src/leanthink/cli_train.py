@@ -59,6 +59,7 @@ def train_litereason(
     policy_lr: float = typer.Option(2e-4),
     seed: int = typer.Option(0),
     threads: Optional[int] = typer.Option(None),
+    bf16: bool = typer.Option(True, help="bf16 autocast for the forward passes (about 2x faster on CPU)."),
     progress: bool = typer.Option(True),
 ):
     """LiteReason: SFT of the Reasoning Projector on traces with 10-25% of steps made latent (base frozen)."""
@@ -68,7 +69,7 @@ def train_litereason(
     cfg = LiteReasonConfig(init=init, task=task, split=split, out=str(out), blocks=blocks, steps=steps,
                            batch_size=batch_size, lr=lr, eval_every=eval_every, eval_split=eval_split,
                            eval_limit=eval_limit, policy_steps=policy_steps, policy_lr=policy_lr, seed=seed,
-                           threads=threads)
+                           threads=threads, bf16=bf16)
     typer.echo(f"saved {run(cfg, progress=progress)}")
 
 
@@ -132,7 +133,28 @@ def train_l1(
     typer.echo(f"saved {run(cfg, progress=progress)}")
 
 
+def train_router(
+    results: list[Path] = typer.Argument(..., help="Results files of the candidate runs on training problems."),
+    model: str = typer.Option(..., help="The model the runs used (the router probes it)."),
+    out: Path = typer.Option(Path("runs/router.json"), help="The router file to write."),
+    features: str = typer.Option("query,probe,hidden", help="Feature sets: query, probe, hidden."),
+    folds: int = typer.Option(5, help="Folds of the out-of-fold trade-off curve."),
+    probe_max_tokens: int = typer.Option(16, help="Token cap of the probe's direct answer."),
+    seed: int = typer.Option(0),
+):
+    """Router: learn which method and budget to send each query to, from results on training problems."""
+    from .train.router import train_router as run
+
+    router = run(list(results), model, out, tuple(f.strip() for f in features.split(",") if f.strip()), folds,
+                 probe_max_tokens, seed)
+    typer.echo(f"{len(router['candidates'])} candidates, {router['train']['problems']} problems; out-of-fold curve:")
+    for e in router["curve"][::4] + router["curve"][-1:]:
+        typer.echo(f"  mu={e['mu']:.2e}  accuracy {e['accuracy']:.1%}  tokens {e['tokens']:.1f}")
+    typer.echo(f"saved {out}")
+
+
 def register(app: typer.Typer) -> None:
+    app.command("train-router")(train_router)
     app.command("train-prm")(train_prm)
     app.command("train-litereason")(train_litereason)
     app.command("train-litereason-rl")(train_litereason_rl)

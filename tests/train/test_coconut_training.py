@@ -102,7 +102,7 @@ def test_train_coconut_stages_then_method_coconut_runs_the_trained_latents(tmp_p
                             "--recipe", "coconut", "--latents-per-step", "2", "--out", out, "--no-progress"], capsys)
     assert code == 0, err
     meta = json.loads((out / "leanthink.json").read_text())
-    assert meta["coconut"] == {"latents_per_step": 2, "stages": 3, "latents": 6}
+    assert meta["coconut"] == {"latents_per_step": 2, "stages": 3, "latents": 6, "latent_supervision": 0.0}
     assert [h["stage"] for h in meta["history"]] == ["easy", "easy", "easy"]
     results = tmp_path / "r.jsonl"
     code, _, err = run_cli(["eval", "--task", "arith", "--split", "easy", "--limit", "3", "--method", "coconut",
@@ -123,3 +123,30 @@ def test_recipe_flags_are_checked():
         SFTConfig(recipe="coconut", latents_per_step=0).validate()
     with pytest.raises(LeanthinkError, match="--recipe"):
         SFTConfig(recipe="coconuts").validate()
+
+
+def test_latent_supervision_labels_each_replaced_steps_last_thought_with_its_key_token():
+    from leanthink.train.coconut import key_token
+
+    model, tok, task, bot, eot = _setup()
+    p = _problem(task, 3)
+    steps, _ = split_steps(task.cot_target(p), "\n")
+    recipe = Recipe(bot=bot, eot=eot, per_step=2, stages=4, stage=2, supervise=1.0)
+    ex = recipe.example(task, p, "cot", tok, STYLE)
+    result = steps[0].strip().split("=")[-1]            # "k=47+8=55": the key token starts the result
+    assert tok.decode([ex.latent_labels[1]]).strip() == result[:len(tok.decode([ex.latent_labels[1]]).strip())]
+    assert ex.latent_labels[1] == key_token(steps[0], tok) and ex.latent_labels[3] == key_token(steps[1], tok)
+    assert ex.latent_labels[0] == ex.latent_labels[2] == IGNORE
+    plain = Recipe(bot=bot, eot=eot, per_step=2, stages=4, stage=2).example(task, p, "cot", tok, STYLE)
+    assert set(plain.latent_labels) == {IGNORE}
+    # the extra loss is the cross-entropy of the labelled thoughts through the LM head, weighted
+    batch = _batch(tok, recipe, [p], task)
+    fed: list = []
+    with torch.no_grad():
+        base = coconut_loss(model, **batch)
+        sup = coconut_loss(model, **batch, supervise=0.5)
+        rollout(model, batch["prefix"], batch["prefix_mask"], batch["latents"], batch["suffix"], batch["suffix_mask"],
+                fed=fed)
+        logits = model.lm_head(torch.stack(fed, 1))[0]
+        want = torch.nn.functional.cross_entropy(logits[[1, 3]], torch.tensor([ex.latent_labels[1], ex.latent_labels[3]]))
+    assert torch.allclose(sup - base, 0.5 * want, atol=1e-5)

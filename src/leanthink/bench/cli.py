@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import LeanthinkError
+from .ray_sweep import RAY, RAY_CPUS, RAY_SHARD, RAY_WORKERS
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks that compare methods on the same problems and seeds.")
 
@@ -38,6 +39,8 @@ def scaling(
     seed: int = typer.Option(0),
     out: Path = typer.Option(Path("results/scaling"), help="Output directory."),
     progress: bool = typer.Option(True),
+    ray: Optional[str] = RAY, ray_shard: Optional[int] = RAY_SHARD, ray_workers: Optional[int] = RAY_WORKERS,
+    ray_cpus: int = RAY_CPUS,
 ):
     """Every scaling method at every budget: accuracy and cost, a PNG and the budget that matches DVTS."""
     from ..methods.settings import parse_value
@@ -54,7 +57,8 @@ def scaling(
     if data is not None:
         split = None
     summaries = run_scaling(model, prm if weights == "prm" else None, task, split, data, limit, out,
-                            _list("--methods", methods), _list("--budgets", budgets, int), seed, weights, extra, progress)
+                            _list("--methods", methods), _list("--budgets", budgets, int), seed, weights, extra, progress,
+                            ray=(ray, ray_shard, ray_workers, ray_cpus))
     typer.echo((out / "summary.md").read_text())
     typer.echo(f"results: {out / 'scaling.jsonl'}   plot: {out / 'scaling.png'}   ({len(summaries)} runs)")
 
@@ -172,3 +176,32 @@ def compact(
                       seed, max_new_tokens, batch_size, progress)
     typer.echo((out / "summary.md").read_text())
     typer.echo(f"results: {out / 'compact.jsonl'}   plots: {out / 'pareto.png'}, {out / 'fidelity.png'}")
+
+
+@app.command("router")
+def router(
+    model: str = typer.Option("builtin:arith-verbose", help="The reasoner the router routes for."),
+    task: str = typer.Option("arith"),
+    split: str = typer.Option("mixed", help="A mixed-difficulty generated split (arith mixed: 1-7 operations)."),
+    limit: int = typer.Option(300, help="Test problems (--seed)."),
+    train_limit: int = typer.Option(400, help="Training problems of the router (--train-seed; an existing "
+                                              "router.json is kept)."),
+    candidates: str = typer.Option("", help="'method:key=value,...;method;...' (default: direct, budget forcing "
+                                            "30-120, early exit, cot, self-consistency@4)."),
+    targets: str = typer.Option("0.3,0.4,0.5,0.6,0.65,0.7,0.75,0.8", help="target_accuracy operating points."),
+    budgets: str = typer.Option("30,45,60,80,100", help="max_tokens operating points (mean tokens per problem)."),
+    seed: int = typer.Option(0),
+    train_seed: int = typer.Option(1),
+    batch_size: int = typer.Option(16),
+    out: Path = typer.Option(Path("results/router"), help="Output directory."),
+    progress: bool = typer.Option(True),
+):
+    """The router (--method route) against every single method: accuracy-tokens points on unseen problems."""
+    from .router import DEFAULT_CANDIDATES, run_router_bench
+
+    run_router_bench(model, task, split, limit, train_limit, out, candidates or DEFAULT_CANDIDATES,
+                     _list("--targets", targets, float) if targets.strip() else (),
+                     _list("--budgets", budgets, float) if budgets.strip() else (), seed, train_seed, batch_size,
+                     progress)
+    typer.echo((out / "summary.md").read_text())
+    typer.echo(f"results: {out / 'test.jsonl'}   plot: {out / 'pareto.png'}")

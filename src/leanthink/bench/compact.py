@@ -185,12 +185,18 @@ def plot_pareto(summaries: list[dict], path: Path, title: str) -> None:
     front = sorted((s for s in summaries if s["pareto"]), key=lambda s: s["mean_generated_tokens"])
     ax.step([s["mean_generated_tokens"] for s in front], [s["accuracy"] for s in front], where="post",
             color="black", alpha=0.4, linewidth=1, label="Pareto front")
-    ax.set_xlabel("mean generated tokens per problem")
+    finish_accuracy_plot(fig, ax, "mean generated tokens per problem",
+                         f"compact reasoning: accuracy vs tokens ({title})", path)
+
+
+def finish_accuracy_plot(fig, ax, xlabel: str, title: str, path: Path) -> None:
+    """Labels, accuracy range, grid, legend and title of an accuracy-against-cost plot; saves it."""
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("accuracy")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(f"compact reasoning: accuracy vs tokens ({title})")
+    ax.set_title(title)
     _save(fig, path)
 
 

@@ -2,7 +2,7 @@
 on the search split (greedy CoT, self-consistency, best-of-n and PRM-guided particle filtering at the
 same budget); thought compression (LightThinker against vanilla CoT on long chains); compact reasoning
 (the verbose reasoner's CoT against early exit by agreement, and the L1 model asked for 80 tokens);
-in one table and PNG.
+routing (the shipped router against CoT on mixed-difficulty chains); in one table and PNG.
 
 Everything goes through the same harness as `leanthink eval`, into one resumable results file.
 """
@@ -27,6 +27,9 @@ DEMO_RUNS = (
     # compact reasoning: a reasoner that re-checks after it knows the answer, and what cuts it
     ("builtin:arith-verbose", "arith", "medium", ("cot", ("early-exit", {"agree": 2})), None),
     ("builtin:arith-l1", "arith", "medium", (("l1", {"target": 80}),), None),
+    # routing: per query, the method and budget the shipped router picks (docs/methods/router.md)
+    ("builtin:arith-verbose", "arith", "mixed", ("cot", ("route", {"router": "builtin:arith-verbose",
+                                                                   "target_accuracy": 0.8})), None),
 )
 BUDGET = 8
 

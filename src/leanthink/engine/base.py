@@ -7,6 +7,7 @@ Verbs (each method declares the subset it needs in `Method.requires`; see docs/a
                                                  queues it for the next verb's first pass
   score(seqs, texts)              -> [[logprob]] logprob of each token of a continuation; rows unchanged
   latent_steps(seqs, steps)                      feed the last hidden state back (Coconut, LiteReason)
+  hidden(seqs)                    -> [[float]]   each row's last final-norm hidden state (router features)
   evict(seqs, row, start, end)                   delete a span of a row from the KV cache (LightThinker)
   rewind(seqs, row, chars)                       take back the end of a row's latest output (budget forcing)
   fork(seqs, n), select(seqs, rows), drop(seqs, rows)           in place
@@ -26,7 +27,7 @@ from .params import Completion, SamplingParams
 
 #: every verb an engine may offer; "logprobs" = Completion.logprobs are filled in
 VERBS = frozenset({"prefill", "extend", "append", "score", "latent", "evict", "rewind", "fork", "select", "drop",
-                   "split", "merge", "copy", "logprobs"})
+                   "split", "merge", "copy", "logprobs", "hidden"})
 #: what every method needs
 BASIC = frozenset({"prefill", "extend"})
 
@@ -65,6 +66,9 @@ class Engine(ABC):
 
     def evict(self, seqs, row: int, start: int, end: int) -> None:
         self._unsupported("evict KV-cache spans")
+
+    def hidden(self, seqs) -> list[list[float]]:
+        self._unsupported("return hidden states")
 
     def rewind(self, seqs, row: int, chars: int) -> None:
         self._unsupported("take back output")

@@ -359,6 +359,16 @@ class HFEngine(RowOps, ForwardMixin, Engine):
             self._feed(seqs, {r: h[r:r + 1] for r in todo})
         self._touch([seqs.rows[r] for r in live])
 
+    def hidden(self, seqs: Sequences) -> list[list[float]]:
+        """Each row's final-norm hidden state at its latest position (pending tokens fed first): the
+        features a router reads from the reasoner itself. Rows are unchanged."""
+        rows = [r for r, row in enumerate(seqs.rows) if row.pending]
+        if rows:
+            self._feed(seqs, {r: seqs.rows[r].pending for r in rows})
+        for r in rows:
+            seqs.rows[r].pending = []
+        return seqs.last_hidden.float().tolist()
+
     def rewind(self, seqs: Sequences, row: int, chars: int) -> None:
         """Take back the last `chars` characters of a row's output, within its latest decoded chunk (a
         stop token that a method suppresses: budget forcing's end of reasoning); cache, tokens and

@@ -28,6 +28,7 @@ _REGISTRY: dict[str, str] = {
     "early-exit": "leanthink.methods.compact:EarlyExit",
     "tokenskip": "leanthink.methods.controlled:TokenSkip",
     "l1": "leanthink.methods.controlled:L1",
+    "route": "leanthink.methods.router:Route",
 }
 
 

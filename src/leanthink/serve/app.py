@@ -53,7 +53,8 @@ class Server:
             scorer = load_scorer(config.prm, device=config.device, dtype=config.dtype)
         engine.prompt_style = RequestPromptStyle.of(engine.prompt_style)
         self.engine, self.scorer = engine, scorer
-        self.ctx = Context(config.model_id, engine, config.max_tokens, config.max_budget, scorer is not None)
+        self.ctx = Context(config.model_id, engine, config.max_tokens, config.max_budget, scorer is not None,
+                           config.router)
         self.decoder = DecodeScheduler(engine, config.max_batch, config.step_tokens)
         self.search = SearchWorker(engine, model_task(getattr(engine, "meta", {}) or {}), scorer, config.search_batch,
                                    scheduler=self.decoder, threads=config.search_threads)

@@ -16,6 +16,8 @@ class ServeConfig:
     prm: str | None = None
     """A PRM for search methods that weigh with one (`weights=prm`); without it they need
     `settings.weights=self-certainty`."""
+    router: str | None = None
+    """A router file (`leanthink train-router`) for `reasoning.method = "route"`; requests cannot name one."""
     host: str = "127.0.0.1"
     """Interface to bind; loopback by default, so nothing outside the machine reaches the server."""
     port: int = 8000
@@ -57,6 +59,10 @@ class ServeConfig:
                                  "Hugging Face directory or a GGUF file); a remote or vLLM model is served already")
         if self.prm in ("oracle", "exact-verifier"):
             raise LeanthinkError("--prm oracle reads gold answers, which requests do not have; give a PRM directory")
+        if self.router is not None:
+            from ..methods.router import RouterModel
+
+            RouterModel.load(self.router)   # a bad router file stops the server before it starts
         if self.api_key is not None and not self.api_key.strip():
             raise LeanthinkError("--api-key (or LEANTHINK_API_KEY) is empty; give a key, or leave it unset for none")
         checks.integer("--port", self.port, 0, 65535)

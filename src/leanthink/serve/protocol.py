@@ -65,6 +65,7 @@ class Context:
     max_tokens: int
     max_budget: int
     has_scorer: bool
+    router: str | None = None
 
 
 def parse_request(body: dict, endpoint: str, ctx: Context) -> JobSpec:
@@ -185,6 +186,14 @@ def _method(name, reasoning: dict, body: dict, seed: int | None, ctx: Context):
         if "budget" in settings:
             raise bad("budget is given twice (reasoning.budget and reasoning.settings.budget)", param="reasoning.budget")
         settings["budget"] = reasoning["budget"]
+    if name == "route":   # the router is the server's: a request must not make it read a file of its choice
+        if "router" in settings:
+            raise bad("the router is the server's (leanthink serve --router FILE); a request cannot name one",
+                      param="reasoning.settings.router")
+        if ctx.router is None:
+            raise bad("this server has no router: start it with --router FILE (from `leanthink train-router`)",
+                      param="reasoning.method")
+        settings["router"] = ctx.router
     _limits(cls, name, fields, settings, ctx)
     if "seed" in fields:
         settings["seed"] = 0   # a request's randomness rides in its problem id (seed-N), so batches can share a method

@@ -32,7 +32,7 @@ from .errors import APIError
 from .jobs import Job, Outcome
 
 VERBS = frozenset({"prefill", "extend", "append", "score", "latent_steps", "evict", "rewind", "fork", "select", "drop",
-                   "split", "copy", "merge"})
+                   "split", "copy", "merge", "hidden"})
 
 
 class Abandoned(Exception):

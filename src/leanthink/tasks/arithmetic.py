@@ -80,6 +80,8 @@ class ArithConfig:
 #: compared: builtin:arith-verbose's greedy CoT is right 78% of the time there (92% at 4, 8% at 7).
 #: `train-short` is chains of 1-6 operations, what the compact-reasoning built-ins train on (their
 #: verbose chains are ~3x longer, so training on `train`'s lengths would cost ~3x more per step).
+#: `mixed` (1-7 operations, uniform) is the mixed-difficulty set a router is measured on: from chains a
+#: direct answer gets right to one past builtin:arith-verbose's training lengths.
 SPLITS: dict[str, ArithConfig] = {
     "easy": ArithConfig(min_steps=1, max_steps=3),
     "hard": ArithConfig(min_steps=10, max_steps=11),
@@ -88,6 +90,7 @@ SPLITS: dict[str, ArithConfig] = {
     "train": ArithConfig(min_steps=1, max_steps=10),
     "train-easy": ArithConfig(min_steps=1, max_steps=3),
     "train-short": ArithConfig(min_steps=1, max_steps=6),
+    "mixed": ArithConfig(min_steps=1, max_steps=7),
 }
 
 #: Seeds of the evaluation splits are offset so no evaluation problem is drawn from a training seed.

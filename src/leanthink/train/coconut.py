@@ -38,6 +38,9 @@ class CoconutExample:
     """`<eot>`, the language steps left, the answer, EOS."""
     labels: list[int]
     """One per suffix position: the token where loss applies, else IGNORE."""
+    latent_labels: list[int] | None = None
+    """One per latent: with latent supervision, the last latent of replaced step s (position s·c + c - 1)
+    is labelled with the first token of that step's last word; the others IGNORE."""
 
     @property
     def ids(self) -> list[int]:   # what batching sorts by length
@@ -63,6 +66,10 @@ class Recipe:
     per_step: int
     stages: int
     stage: int = 1
+    supervise: float = 0.0
+    """Weight of the latent-supervision loss (ours, not the paper's; 0 = Coconut as published): the
+    continuous thought that ends a replaced step must predict, through the LM head, the key token of the
+    step it replaces (its last word: the concept a ProsQA lookup finds, an arith step's result)."""
     name = "coconut"
 
     @property
@@ -77,8 +84,13 @@ class Recipe:
         steps, final = split_steps(style.completion(task, problem, "cot"), style.step_delimiter)
         kept = steps[self.stage:] if self.stage < self.stages else []
         rest = enc("".join(kept) + final) + [tokenizer.eos_token_id]
+        latent_labels = [IGNORE] * self.latents
+        if self.supervise:
+            for s, step in enumerate(steps[:min(self.stage, self.stages)] if self.stage < self.stages else steps):
+                if (s + 1) * self.per_step <= self.latents:
+                    latent_labels[(s + 1) * self.per_step - 1] = key_token(step, tokenizer)
         return CoconutExample(prefix=enc(style.render(problem, "cot")) + [self.bot], latents=self.latents,
-                              suffix=[self.eot] + rest, labels=[IGNORE] + rest)
+                              suffix=[self.eot] + rest, labels=[IGNORE] + rest, latent_labels=latent_labels)
 
     @staticmethod
     def collate(examples: list[CoconutExample], pad_id: int) -> dict[str, torch.Tensor]:
@@ -88,6 +100,8 @@ class Recipe:
         out = {"prefix": torch.full((n, p), pad_id), "prefix_mask": torch.zeros((n, p), dtype=torch.long),
                "suffix": torch.full((n, s), pad_id), "suffix_mask": torch.zeros((n, s), dtype=torch.long),
                "labels": torch.full((n, s), IGNORE), "latents": torch.tensor(examples[0].latents)}
+        if examples[0].latent_labels is not None:
+            out["latent_labels"] = torch.tensor([e.latent_labels for e in examples]).reshape(n, examples[0].latents)
         for i, e in enumerate(examples):
             out["prefix"][i, p - len(e.prefix):] = torch.tensor(e.prefix)   # left-padded: <bot> in one column
             out["prefix_mask"][i, p - len(e.prefix):] = 1
@@ -99,11 +113,27 @@ class Recipe:
     def forward(self, model):
         """The trainer's forward: `f(**batch).loss` (not compiled: the number of passes varies)."""
         def f(**batch):
-            return SimpleNamespace(loss=coconut_loss(model, **batch))
+            return SimpleNamespace(loss=coconut_loss(model, **batch, supervise=self.supervise))
         return f
 
     def meta(self) -> dict:
-        return {"latents_per_step": self.per_step, "stages": self.stages, "latents": self.latents}
+        return {"latents_per_step": self.per_step, "stages": self.stages, "latents": self.latents,
+                "latent_supervision": self.supervise}
+
+
+def key_token(step: str, tokenizer) -> int:
+    """The first token of a step's last word (letters or digits), or IGNORE if it has none."""
+    import re
+
+    words = list(re.finditer(r"[A-Za-z0-9]+", step))
+    if not words:
+        return IGNORE
+    start = words[-1].start()
+    enc = tokenizer(step, add_special_tokens=False, return_offsets_mapping=True)
+    for tok, (a, b) in zip(enc["input_ids"], enc["offset_mapping"]):
+        if a <= start < b:
+            return tok
+    return IGNORE
 
 
 def rollout(model, prefix, prefix_mask, latents, suffix, suffix_mask, fed: list | None = None) -> torch.Tensor:
@@ -132,15 +162,24 @@ def rollout(model, prefix, prefix_mask, latents, suffix, suffix_mask, fed: list 
                    use_cache=True).last_hidden_state
 
 
-def coconut_loss(model, prefix, prefix_mask, latents, suffix, suffix_mask, labels) -> torch.Tensor:
-    """Mean cross-entropy of the suffix tokens after `<eot>` (the model's own shift-by-one)."""
-    h = rollout(model, prefix, prefix_mask, latents, suffix, suffix_mask)
+def coconut_loss(model, prefix, prefix_mask, latents, suffix, suffix_mask, labels, latent_labels=None,
+                 supervise: float = 0.0) -> torch.Tensor:
+    """Mean cross-entropy of the suffix tokens after `<eot>` (the model's own shift-by-one); with
+    `supervise`, plus that weight times the cross-entropy of the labelled continuous thoughts."""
+    fed: list = []
+    h = rollout(model, prefix, prefix_mask, latents, suffix, suffix_mask, fed=fed)
     logits = model.lm_head(h[:, :-1]).float()
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
                                              ignore_index=IGNORE)
+    if supervise and latent_labels is not None and fed and bool((latent_labels != IGNORE).any()):
+        thought_logits = model.lm_head(torch.stack(fed, 1)).float()
+        loss = loss + supervise * torch.nn.functional.cross_entropy(
+            thought_logits.reshape(-1, thought_logits.shape[-1]), latent_labels.reshape(-1), ignore_index=IGNORE)
+    return loss
 
 
 def coconut_recipe(cfg, model, tokenizer) -> Recipe:
     add_tokens(model, tokenizer, list(MARKERS))
     bot, eot = tokenizer.convert_tokens_to_ids(["<bot>", "<eot>"])
-    return Recipe(bot=bot, eot=eot, per_step=cfg.latents_per_step, stages=len(cfg.stages()))
+    return Recipe(bot=bot, eot=eot, per_step=cfg.latents_per_step, stages=len(cfg.stages()),
+                  supervise=cfg.latent_supervision)

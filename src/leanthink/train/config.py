@@ -61,6 +61,9 @@ class SFTConfig:
     """LightThinker: 0 = a thought per line of the trace (thought-level); k = a thought every k tokens."""
     latents_per_step: int = 1
     """Coconut: c, continuous thoughts per replaced step (the paper: 1 for ProsQA, 2 for GSM8K)."""
+    latent_supervision: float = 0.0
+    """Coconut: weight of the loss that makes each replaced step's last thought predict the step's key
+    token (ours; 0 = the paper's Coconut; train/coconut.py)."""
     ratios: str = "0.5,0.6,0.7,0.8,0.9,1.0"
     """TokenSkip: the compression ratios γ (share of reasoning tokens kept) training draws from."""
 
@@ -98,6 +101,7 @@ class SFTConfig:
 
             parse_ratios(self.ratios)
         checks.integer("--latents-per-step", self.latents_per_step, 1, 16)
+        checks.number("--latent-supervision", self.latent_supervision, 0, 100)
         checks.integer("--cache-tokens", self.cache_tokens, 1, 64)
         checks.integer("--segment-every", self.segment_every, 0, 4096)
         parse_size(self.size)  # checked with --init too: a mistyped flag is a mistake either way

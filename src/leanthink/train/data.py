@@ -74,3 +74,22 @@ def _pool_batch(task: Task, split: str, step: int, seed: int, batch_size: int, d
     batches = [examples[i * batch_size:(i + 1) * batch_size] for i in range(POOL_BATCHES)]
     random.Random(f"order/{seed}/{group}").shuffle(batches)
     return batches[index]
+
+
+def base_task_options(name: str, init: str) -> dict:
+    """The task options (its trace, say) the checkpoint `init` was trained with, if it was trained on task
+    `name`: a recipe that continues a reasoner trains on the traces that reasoner writes."""
+    from ..models.registry import read_meta, resolve_model
+
+    meta = read_meta(resolve_model(init))
+    config = meta.get("train_config", {})
+    if config.get("task", meta.get("task")) != name:
+        return {}
+    return dict(meta.get("task_options") or config.get("task_options") or [])
+
+
+def base_task(name: str, init: str) -> Task:
+    """Task `name` built with `base_task_options(name, init)`."""
+    from ..tasks import get_task
+
+    return get_task(name, **base_task_options(name, init))

@@ -107,11 +107,11 @@ def train_grpo(cfg: GRPOConfig, progress: bool = True) -> Path:
     from ..methods.litereason import projector_for
     from ..models.projector import save_projector
     from ..models.registry import read_meta, resolve_model, save_checkpoint
-    from ..tasks import get_task
+    from .data import base_task
     from .litereason import fit, marked_batch, marked_loss
 
     cfg.validate()
-    task = get_task(cfg.task)
+    task = base_task(cfg.task, cfg.init)
     for flag, split in (("--split", cfg.split), ("--eval-split", cfg.eval_split)):
         if split not in task.splits:
             raise LeanthinkError(f"{flag}: task {cfg.task!r} has no generated split {split!r}")

@@ -30,7 +30,7 @@ import torch
 from .. import checks
 from ..errors import LeanthinkError
 from ..methods.controlled import target_prompt
-from .data import collate, sft_example
+from .data import base_task, collate, sft_example
 
 
 def completion_ids(tokenizer, body: str, answer: str) -> list[int]:
@@ -159,14 +159,13 @@ def train_l1(cfg: L1Config, progress: bool = True) -> Path:
 
     from ..engine.hf import HFEngine
     from ..models.registry import read_meta, resolve_model, save_checkpoint
-    from ..tasks import get_task
     from .grpo import advantages
 
     cfg.validate()
     meta = read_meta(resolve_model(cfg.init))
     if "l1" not in meta:
         raise LeanthinkError(f"--init {cfg.init}: not an L1 warm start (train one with `leanthink train --recipe l1`)")
-    task = get_task(cfg.task, **dict(meta.get("train_config", {}).get("task_options") or []))
+    task = base_task(cfg.task, cfg.init)
     for flag, split in (("--split", cfg.split), ("--eval-split", cfg.eval_split)):
         if split not in task.splits:
             raise LeanthinkError(f"{flag}: task {cfg.task!r} has no generated split {split!r}")

@@ -168,6 +168,8 @@ class LiteReasonConfig:
     policy_lr: float = 2e-4
     seed: int = 0
     threads: int | None = None
+    bf16: bool = True
+    """bf16 autocast for the forward passes (weights and optimisers stay fp32)."""
 
     def validate(self) -> "LiteReasonConfig":
         from .. import checks
@@ -214,11 +216,11 @@ def train_litereason(cfg: LiteReasonConfig, progress: bool = True):
     from ..models.projector import ReasoningProjector, save_projector
     from ..models.registry import save_checkpoint
     from ..prompting import PromptStyle
-    from ..tasks import get_task
+    from .data import base_task, base_task_options
     from .sft import _load_model, init_recipe
 
     cfg.validate()
-    task = get_task(cfg.task)
+    task = base_task(cfg.task, cfg.init)
     for flag, split in (("--split", cfg.split), ("--eval-split", cfg.eval_split)):
         if split not in task.splits:
             raise LeanthinkError(f"{flag}: task {cfg.task!r} has no generated split {split!r}; "
@@ -246,17 +248,18 @@ def train_litereason(cfg: LiteReasonConfig, progress: bool = True):
     with Progress(disable=not progress) as bar:
         projector.requires_grad_(True)
         fit(projector, lambda k: marked_loss(model, projector, **batch(k), markers=False), cfg.steps, cfg.lr, cfg.warmup,
-            "projector", bar, history, held_out_loss, cfg.eval_every, t0)
+            "projector", bar, history, held_out_loss, cfg.eval_every, t0, cfg.bf16)
         projector.requires_grad_(False)
         if cfg.policy_steps:   # the base learns to write markers where the data has them (see the docs)
             model.requires_grad_(True)
             fit(model, lambda k: marked_loss(model, projector, **batch(cfg.steps + k)), cfg.policy_steps,
-                cfg.policy_lr, cfg.warmup, "policy", bar, history, held_out_loss, cfg.eval_every, t0)
+                cfg.policy_lr, cfg.warmup, "policy", bar, history, held_out_loss, cfg.eval_every, t0, cfg.bf16)
             model.requires_grad_(False)
     from dataclasses import asdict
 
     meta = json.loads(json.dumps(_base_meta(cfg.init)))
-    meta.update(litereason={"blocks": cfg.blocks, "sft": asdict(cfg), "history": history,
+    meta.update(task_options=sorted(base_task_options(cfg.task, cfg.init).items()),
+                litereason={"blocks": cfg.blocks, "sft": asdict(cfg), "history": history,
                             "train_time_s": round(time.time() - t0, 1)}, init_from=init_recipe(cfg.init))
     save_checkpoint(model, tokenizer, out, meta)
     save_projector(projector, out)
@@ -264,9 +267,9 @@ def train_litereason(cfg: LiteReasonConfig, progress: bool = True):
 
 
 def fit(module, loss_at, steps: int, lr: float, warmup: int, stage: str, bar, history: list, evaluate,
-        every: int, t0: float) -> None:
-    """AdamW on `module`'s trainable parameters for `steps` steps of `loss_at(step)`, with the
-    recipe's schedule; an entry in `history` every `every` steps and at the end."""
+        every: int, t0: float, bf16: bool = False) -> None:
+    """AdamW on `module`'s trainable parameters for `steps` steps of `loss_at(step)` (under bf16 autocast
+    if asked), with the recipe's schedule; an entry in `history` every `every` steps and at the end."""
     import json
     import time
 
@@ -278,7 +281,8 @@ def fit(module, loss_at, steps: int, lr: float, warmup: int, stage: str, bar, hi
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = lr_schedule(step, steps, lr, warmup)
-        loss = loss_at(step)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_at(step)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
