@@ -53,3 +53,15 @@ def test_cache_token_sweep_reads_each_models_c_and_compares_with_vanilla(tmp_pat
     assert len((tmp_path / "b" / "sweep.jsonl").read_text().splitlines()) == 2
     assert "|C| sweep" in (tmp_path / "b" / "summary.md").read_text()
     assert (tmp_path / "b" / "sweep.png").stat().st_size > 100
+
+
+def test_a_remote_vanilla_is_refused_before_any_work(tmp_path):
+    import pytest
+
+    from leanthink.errors import LeanthinkError
+
+    with pytest.raises(LeanthinkError, match="remote engine cannot count"):
+        run_lightthinker_bench(vanilla="openai:http://127.0.0.1:9/v1#m", model="builtin:iterate-lightthinker",
+                               task_name="iterate", split="easy", data=None, limit=2, out_dir=tmp_path / "b",
+                               progress=False)
+    assert not list((tmp_path / "b").glob("*.jsonl"))

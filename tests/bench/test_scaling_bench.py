@@ -69,3 +69,26 @@ def test_report_labels_keep_budgets_and_weights_apart():
     assert [label(s) for s in rows] == ["particle-filter@4", "particle-filter@8",
                                         "particle-filter[self-certainty]@8", "cot"]
     assert "| particle-filter@8 |" in markdown_table(rows)
+
+
+def test_unknown_counters_of_a_remote_engine_stay_unknown(tmp_path):
+    """A remote engine writes null for what it cannot count: ratios and table cells are n/a, never 0."""
+    from leanthink.bench.report import summarise
+    from leanthink.bench.scaling import add_ratios, write_outputs
+
+    def line(pid, forward, gen=10):
+        usage = {"prompt_tokens": 5, "generated_tokens": gen, "latent_tokens": 0, "forward_tokens": forward,
+                 "peak_tokens": None if forward is None else 15, "dep": None, "model_calls": None,
+                 "scorer_tokens": 0, "scorer_calls": 0, "wall_time_s": 0.5}
+        return {"run_id": "r1" if forward is None else "r2", "method": "self-consistency", "task": "arith",
+                "split": "search", "model": "openai:http://x#m", "settings": {"budget": 2}, "seed": 0,
+                "problem_id": pid, "correct": True, "usage": usage}
+
+    rows = [line("a", None), line("b", None), line("a", 30), line("b", 20)]
+    remote, local = add_ratios(summarise(rows), rows)
+    assert remote["forward_ratio"] is None and remote["mean_peak_tokens"] is None
+    assert local["forward_ratio"] == pytest.approx(50 / 30) and local["scorer_ratio"] == 0
+    write_outputs([remote, local], tmp_path)
+    table = (tmp_path / "summary.md").read_text()
+    assert "| self-consistency | 2 | 2 | 100.0%" in table and "n/a" in table
+    assert (tmp_path / "scaling.png").stat().st_size > 1000

@@ -17,7 +17,7 @@ from html import escape
 from pathlib import Path
 
 from ..fileio import write_text
-from .report import _num, label, plain
+from .report import label, num, plain
 
 #: docs/methods/ of the checkout this module lives in (absent when installed from a wheel)
 DOCS_METHODS = Path(__file__).resolve().parents[3] / "docs" / "methods"
@@ -74,13 +74,13 @@ ABOUT: dict[str, tuple[str | None, str]] = {
 _COLUMNS = (
     ("n", lambda s: str(s["n"])),
     ("accuracy [95% CI]", lambda s: f"{s['accuracy']:.1%} [{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}]"),
-    ("gen tokens", lambda s: _num(s["mean_generated_tokens"], ".1f")),
-    ("latent", lambda s: _num(s.get("mean_latent_tokens", 0), ".1f")),
-    ("Peak", lambda s: _num(s["mean_peak_tokens"], ".1f")),
-    ("Dep", lambda s: _num(s["mean_dep"], ".0f")),
-    ("forward", lambda s: _num(s["mean_forward_tokens"], ".1f")),
-    ("scorer tokens", lambda s: _num(s.get("mean_scorer_tokens", 0), ".1f")),
-    ("latency s", lambda s: _num(s["mean_latency_s"], ".3f")),
+    ("gen tokens", lambda s: num(s["mean_generated_tokens"], ".1f")),
+    ("latent", lambda s: num(s.get("mean_latent_tokens", 0), ".1f")),
+    ("Peak", lambda s: num(s["mean_peak_tokens"], ".1f")),
+    ("Dep", lambda s: num(s["mean_dep"], ".0f")),
+    ("forward", lambda s: num(s["mean_forward_tokens"], ".1f")),
+    ("scorer tokens", lambda s: num(s.get("mean_scorer_tokens", 0), ".1f")),
+    ("latency s", lambda s: num(s["mean_latency_s"], ".3f")),
 )
 
 #: the two costs plotted against accuracy: key in the page, axis label, the cost of a summary

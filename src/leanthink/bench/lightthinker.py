@@ -41,6 +41,9 @@ def run_lightthinker_bench(vanilla: str, model: str, task_name: str, split: str 
     task = get_task(task_name)
     problems = task.load(split=split, data=data, limit=limit, seed=seed)
     specs = {"vanilla": vanilla, "lightthinker": model}
+    if str(vanilla).startswith(("openai:", "vllm:")):   # LightThinker itself is refused there by its verbs
+        raise LeanthinkError(f"--vanilla {vanilla}: this benchmark compares Peak and Dep, which a remote engine cannot "
+                             "count; give an in-process model (builtin:NAME or a directory)")
     engines = {"vanilla": load_engine(vanilla), "lightthinker": load_engine(model, requires=frozenset({"evict"}))}
     for m in sweep:   # loaded up front: a bad path fails before the slow runs, not after
         specs[m], engines[m] = m, load_engine(m, requires=frozenset({"evict"}))

@@ -132,13 +132,13 @@ def render_table(summaries: list[dict], title: str = "leanthink results"):
         task = s["task"] + (f"/{s['split']}" if s.get("split") else "")
         table.add_row(label(s), task, s["model"], str(s["n"]),
                       f"{s['accuracy']:.1%} [{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}]",
-                      _num(s['mean_generated_tokens'], ".1f"), _num(s.get('mean_latent_tokens', 0), ".1f"),
-                      _num(s['mean_peak_tokens'], ".1f"),
-                      _num(s['mean_dep'], ".0f"), _num(s['mean_forward_tokens'], ".1f"), _num(s['mean_latency_s'], ".3f"))
+                      num(s['mean_generated_tokens'], ".1f"), num(s.get('mean_latent_tokens', 0), ".1f"),
+                      num(s['mean_peak_tokens'], ".1f"),
+                      num(s['mean_dep'], ".0f"), num(s['mean_forward_tokens'], ".1f"), num(s['mean_latency_s'], ".3f"))
     return table
 
 
-def _num(value, fmt: str) -> str:
+def num(value, fmt: str) -> str:
     """A mean as the tables show it; "n/a" when unknown (counters a remote engine cannot measure)."""
     return "n/a" if value is None else format(value, fmt)
 
@@ -149,10 +149,10 @@ def markdown_table(summaries: list[dict]) -> str:
     for s in summaries:
         task = s["task"] + (f"/{s['split']}" if s.get("split") else "")
         head += (f"| {label(s)} | {task} | {s['model']} | {s['n']} | {s['accuracy']:.1%} "
-                 f"[{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}] | {_num(s['mean_generated_tokens'], '.1f')} | "
-                 f"{_num(s.get('mean_latent_tokens', 0), '.1f')} | {_num(s['mean_peak_tokens'], '.1f')} | "
-                 f"{_num(s['mean_dep'], '.0f')} | {_num(s['mean_forward_tokens'], '.1f')} | "
-                 f"{_num(s['mean_latency_s'], '.3f')} |\n")
+                 f"[{s['ci95'][0]:.1%}, {s['ci95'][1]:.1%}] | {num(s['mean_generated_tokens'], '.1f')} | "
+                 f"{num(s.get('mean_latent_tokens', 0), '.1f')} | {num(s['mean_peak_tokens'], '.1f')} | "
+                 f"{num(s['mean_dep'], '.0f')} | {num(s['mean_forward_tokens'], '.1f')} | "
+                 f"{num(s['mean_latency_s'], '.3f')} |\n")
     return head
 
 

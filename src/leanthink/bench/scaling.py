@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .. import checks
 from ..errors import LeanthinkError
+from .report import num
 
 METHODS = ("self-consistency", "best-of-n", "weighted-best-of-n", "beam", "dvts", "particle-filter",
            "particle-gibbs", "parallel-tempering")
@@ -72,17 +73,24 @@ def run_scaling(model: str, prm: str | None, task_name: str, split: str | None, 
             for j in jobs:
                 rows += run(j.method, engine, task, problems, j.info, results, chunk_size=j.chunk_size,
                             progress=progress, scorer=scorer if j.with_scorer else None)
-    summaries = summarise(rows)
+    summaries = add_ratios(summarise(rows), rows)
+    write_outputs(summaries, out_dir)
+    return summaries
+
+
+def add_ratios(summaries: list[dict], rows: list[dict]) -> list[dict]:
+    """Each run's budget and recomputation: every token a model ran, over the tokens there were to run
+    once (the prompt and what was generated; the PRM reads the same text, plus one separator per step it
+    scores). None (shown n/a) when a counter is unknown: a remote engine cannot measure them."""
     for s in summaries:
         s["budget"] = s["settings"].get("budget")
-        mine = [r for r in rows if r["run_id"] == s["run_id"]]
-        s["mean_scorer_tokens"] = sum(r["usage"].get("scorer_tokens", 0) for r in mine) / len(mine)
-        # recomputation: every token a model ran, over the tokens there were to run once (the prompt and
-        # what was generated; the PRM reads the same text, plus one separator per step it scores)
-        once = sum(r["usage"].get("prompt_tokens", 0) + r["usage"].get("generated_tokens", 0) for r in mine)
-        s["forward_ratio"] = sum(r["usage"].get("forward_tokens", 0) for r in mine) / max(1, once)
-        s["scorer_ratio"] = sum(r["usage"].get("scorer_tokens", 0) for r in mine) / max(1, once)
-    write_outputs(summaries, out_dir)
+        mine = [r["usage"] for r in rows if r["run_id"] == s["run_id"]]
+        for key, ratio in (("forward_tokens", "forward_ratio"), ("scorer_tokens", "scorer_ratio")):
+            values = [(u.get(key, 0), u.get("prompt_tokens", 0), u.get("generated_tokens", 0)) for u in mine]
+            if any(v is None for triple in values for v in triple):
+                s[ratio] = None
+            else:
+                s[ratio] = sum(v[0] for v in values) / max(1, sum(v[1] + v[2] for v in values))
     return summaries
 
 
@@ -118,9 +126,10 @@ def write_outputs(summaries: list[dict], out_dir: Path) -> None:
               "scorer / once | peak | latency s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:
         lines.append(f"| {s['method']} | {s['budget']} | {s['n']} | {s['accuracy']:.1%} [{s['ci95'][0]:.1%}, "
-                     f"{s['ci95'][1]:.1%}] | {s['mean_generated_tokens']:.0f} | {s['mean_forward_tokens']:.0f} | "
-                     f"{s.get('forward_ratio', 0):.3f} | {s['mean_scorer_tokens']:.0f} | {s.get('scorer_ratio', 0):.3f} | "
-                     f"{s['mean_peak_tokens']:.0f} | {s['mean_latency_s']:.2f} |")
+                     f"{s['ci95'][1]:.1%}] | {num(s['mean_generated_tokens'], '.0f')} | "
+                     f"{num(s['mean_forward_tokens'], '.0f')} | {num(s.get('forward_ratio'), '.3f')} | "
+                     f"{num(s.get('mean_scorer_tokens'), '.0f')} | {num(s.get('scorer_ratio'), '.3f')} | "
+                     f"{num(s['mean_peak_tokens'], '.0f')} | {num(s['mean_latency_s'], '.2f')} |")
     reach = reach_table(summaries)
     if reach:
         lines += ["", f"Smallest budget reaching {reach[0]['target']} ({reach[0]['target_accuracy']:.1%}):", "",
@@ -144,7 +153,8 @@ def plot(summaries: list[dict], path: Path) -> None:
         mine = sorted((s for s in summaries if s["method"] == m), key=lambda s: s["budget"])
         style = "-o" if m == "particle-filter" else "--."
         axes[0].plot([s["budget"] for s in mine], [s["accuracy"] for s in mine], style, label=m)
-        axes[1].plot([s["mean_generated_tokens"] for s in mine], [s["accuracy"] for s in mine], style, label=m)
+        known = [s for s in mine if s["mean_generated_tokens"] is not None]   # unknown cost: no point to draw
+        axes[1].plot([s["mean_generated_tokens"] for s in known], [s["accuracy"] for s in known], style, label=m)
     axes[0].set_xscale("log", base=2)
     axes[0].set_xlabel("budget (samples / particles)")
     axes[1].set_xscale("log")
