@@ -48,3 +48,13 @@ def test_arith_coconut_answers_one_step_chains_from_its_latents_alone():
     res, acc = _solve("builtin:arith-coconut", "coconut", task, problems)
     assert acc >= 0.9 and all(r.usage.latent_tokens == 6 for r in res)
     assert all(r.output.startswith("Answer:") for r in res)   # no language step left: all six latents
+
+
+@pytest.mark.skipif("prosqa-coconut" not in builtin_names(), reason="not shipped")
+def test_prosqa_coconut_answers_from_twelve_thoughts_better_than_a_direct_guess():
+    # measured: 73% of 100 `small` problems, 72% of the real valid file (direct: 45%; docs/methods/coconut.md)
+    task = get_task("prosqa")
+    problems = task.load("small", limit=16, seed=0)
+    res, acc = _solve("builtin:prosqa-coconut", "coconut", task, problems)
+    assert acc >= 0.55 and all(r.usage.latent_tokens == 12 for r in res)
+    assert all(r.output.startswith("Answer:") for r in res)
