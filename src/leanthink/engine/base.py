@@ -108,3 +108,33 @@ def check_capabilities(method_name: str, needs: frozenset[str], engine_cls: type
     if missing:
         raise UnsupportedVerb(f"method {method_name!r} needs the engine verb(s) {', '.join(missing)}, which the "
                               f"{engine_cls.kind} engine for {model!r} does not offer")
+
+
+class OwnTokenizer:
+    """Token helpers of engines that hold the model's tokenizer (in process, vLLM), from their `encode`."""
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def token_id(self, text: str) -> int:
+        """The id of a string that is one token (a special marker such as `<w>`), else an error."""
+        ids = self.encode(text)
+        if len(ids) != 1:
+            raise LeanthinkError(f"{text!r} is {len(ids)} tokens for model {self.name!r}, not one")
+        return ids[0]
+
+
+class RowViews:
+    """Read-only views every handle gives methods (in process and remote): a handle has `rows`, each with
+    its `request` and whether it has `finished`."""
+
+    rows: list
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def request_key(self, i: int):
+        return self.rows[i].request.key
+
+    def finished(self, i: int) -> bool:
+        return self.rows[i].finished

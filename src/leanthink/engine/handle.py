@@ -22,6 +22,7 @@ import torch
 
 from ..errors import LeanthinkError
 from . import kv
+from .base import RowViews
 from .detok import Detokenizer
 from .sampling import Stream
 from .usage import Request
@@ -49,7 +50,7 @@ class Row:
         return r
 
 
-class Sequences:
+class Sequences(RowViews):
     """Opaque handle to a batch of rows on one KV cache. Methods pass it back to the engine and may
     read `len()`, `request_key(i)`, `finished(i)`, `num_tokens(i)` and `token_ids(i)`; nothing else."""
 
@@ -72,16 +73,7 @@ class Sequences:
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
 
-    # ---------------------------------------------------------------- read-only views for methods
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def request_key(self, i: int):
-        return self.rows[i].request.key
-
-    def finished(self, i: int) -> bool:
-        return self.rows[i].finished
-
+    # ---------------------------------------------------------------- read-only views for methods (more in RowViews)
     def num_tokens(self, i: int) -> int:
         """Tokens row i holds in the cache now (prompt included; evicted spans excluded)."""
         return len(self.rows[i].slots)

@@ -25,7 +25,7 @@ import torch
 from ..errors import LeanthinkError
 from ..prompting import PromptStyle
 from . import kv
-from .base import VERBS, Engine
+from .base import VERBS, Engine, OwnTokenizer
 from .detok import CONTEXT, Detokenizer
 from .forward import ForwardMixin, eos_ids
 from .handle import Row, Sequences
@@ -35,7 +35,7 @@ from .sampling import Chooser, Stream, find_stop, stream_seed
 from .usage import Request, Usage
 
 
-class HFEngine(RowOps, ForwardMixin, Engine):
+class HFEngine(OwnTokenizer, RowOps, ForwardMixin, Engine):
     capabilities = VERBS
     kind = "in-process Hugging Face"
 
@@ -102,16 +102,6 @@ class HFEngine(RowOps, ForwardMixin, Engine):
 
     def decode(self, token_ids: list[int]) -> str:
         return self._decode([t for t in token_ids if t >= 0])
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.encode(text))
-
-    def token_id(self, text: str) -> int:
-        """The id of a string that is one token (a special marker such as `<w>`), else an error."""
-        ids = self.encode(text)
-        if len(ids) != 1:
-            raise LeanthinkError(f"{text!r} is {len(ids)} tokens for model {self.name!r}, not one")
-        return ids[0]
 
     # ---------------------------------------------------------------- verbs
     def prefill(self, prompts: list[str], seeds: list[int] | None = None, keys: list | None = None,

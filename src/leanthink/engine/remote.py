@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import LeanthinkError, UnsupportedVerb
 from ..prompting import PromptStyle
-from .base import BASIC, Engine
+from .base import BASIC, Engine, RowViews
 from .params import Completion, SamplingParams
 from .sampling import stream_seed
 from .usage import Request, Usage
@@ -55,7 +55,7 @@ class TextRow:
         return r
 
 
-class TextSequences:
+class TextSequences(RowViews):
     """The opaque handle of a text engine; methods read `len()`, `request_key(i)`, `finished(i)`,
     `num_tokens(i)` and `next_position(i)`. Followers (a local PRM's rows) replay every row operation."""
 
@@ -64,15 +64,6 @@ class TextSequences:
         self.requests: dict[int, Request] = {}
         for row in rows:
             self.requests.setdefault(id(row.request), row.request)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def request_key(self, i: int):
-        return self.rows[i].request.key
-
-    def finished(self, i: int) -> bool:
-        return self.rows[i].finished
 
     def num_tokens(self, i: int) -> int:
         """Tokens in row i's context after its latest call, as the server counted them (text appended

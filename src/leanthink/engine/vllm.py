@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..errors import LeanthinkError
 from ..prompting import PromptStyle
+from .base import OwnTokenizer
 from .params import SamplingParams
 from .remote import TEXT_VERBS, Generated, TextEngine, TextRow
 from .sampling import stream_seed
@@ -30,7 +31,7 @@ def _import_vllm():
     return vllm
 
 
-class VLLMEngine(TextEngine):
+class VLLMEngine(OwnTokenizer, TextEngine):   # its own tokenizer: real ids, not stand-ins
     kind = "vLLM"
     capabilities = TEXT_VERBS | {"logprobs"}
 
@@ -71,15 +72,6 @@ class VLLMEngine(TextEngine):
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.encode(text))
-
-    def token_id(self, text: str) -> int:
-        ids = self.encode(text)
-        if len(ids) != 1:
-            raise LeanthinkError(f"{text!r} is {len(ids)} tokens for model {self.name!r}, not one")
-        return ids[0]
 
     def _text_params(self, p: SamplingParams) -> SamplingParams:
         if p.entropy:
