@@ -57,19 +57,23 @@ def train_litereason(
     eval_limit: int = typer.Option(64),
     policy_steps: int = typer.Option(0, help="Then SFT of the base on the same traces, so it writes markers."),
     policy_lr: float = typer.Option(2e-4),
+    placement: str = typer.Option("random", help="random (the paper: 10-25% of the gold steps) or settled (the "
+                                  "lines of the base's own correct traces after its answer has settled)."),
+    traces: int = typer.Option(2048, help="settled: training problems whose own traces are the pool."),
+    rescale: bool = typer.Option(False, help="Projector output at the input embeddings' mean norm (ours)."),
     seed: int = typer.Option(0),
     threads: Optional[int] = typer.Option(None),
-    bf16: bool = typer.Option(True, help="bf16 autocast for the forward passes (about 2x faster on CPU)."),
+    bf16: bool = typer.Option(True, help="bf16 autocast for the forward passes."),
     progress: bool = typer.Option(True),
 ):
-    """LiteReason: SFT of the Reasoning Projector on traces with 10-25% of steps made latent (base frozen)."""
+    """LiteReason: SFT of the Reasoning Projector on traces with steps made latent (base frozen), then of the base."""
     from .train.litereason import LiteReasonConfig
     from .train.litereason import train_litereason as run
 
     cfg = LiteReasonConfig(init=init, task=task, split=split, out=str(out), blocks=blocks, steps=steps,
                            batch_size=batch_size, lr=lr, eval_every=eval_every, eval_split=eval_split,
-                           eval_limit=eval_limit, policy_steps=policy_steps, policy_lr=policy_lr, seed=seed,
-                           threads=threads, bf16=bf16)
+                           eval_limit=eval_limit, policy_steps=policy_steps, policy_lr=policy_lr,
+                           placement=placement, traces=traces, rescale=rescale, seed=seed, threads=threads, bf16=bf16)
     typer.echo(f"saved {run(cfg, progress=progress)}")
 
 
@@ -86,7 +90,8 @@ def train_litereason_rl(
     lr: float = typer.Option(2e-5),
     length_penalty: float = typer.Option(0.5, help="Reward = correct - this x (generated + latent) / max tokens."),
     max_new_tokens: int = typer.Option(96),
-    refresh_steps: int = typer.Option(50, help="Projector SFT steps between rounds."),
+    refresh_steps: int = typer.Option(0, help="Projector SFT steps between rounds, on the round's right latent "
+                                      "samples (0: none; measured harmful on our reasoner, see the docs)."),
     eval_split: str = typer.Option("easy"),
     eval_limit: int = typer.Option(100),
     seed: int = typer.Option(0),

@@ -14,10 +14,11 @@ def test_latent_bench_end_to_end(tmp_path, capsys):
                             "--batch-size", "4", "--eval-limit", "0", "--no-compile", "--recipe", "coconut",
                             "--out", co, "--no-progress"], capsys)
     assert code == 0, err
-    args = dict(suites=["arith-easy", "prosqa-valid"], limit=2, out_dir=tmp_path / "b", batch_sizes=(1, 2),
+    args = dict(suites=["arith-easy", "arith-easy-verbose", "prosqa-valid"], limit=2, out_dir=tmp_path / "b", batch_sizes=(1, 2),
                 prosqa_data=tmp_path / "missing.json", progress=False, max_new_tokens=12,
-                models={"arith-easy:base": str(co), "arith-easy:coconut": str(co),
-                        "arith-easy:litereason-sft": str(tmp_path / "none"), "arith-easy:litereason": str(tmp_path / "none")})
+                models={"arith-easy:base": str(co), "arith-easy:coconut": str(co), "arith-easy-verbose:base": str(co),
+                        "arith-easy-verbose:litereason": str(tmp_path / "none"),
+                        "arith-easy-verbose:litereason-rl": str(tmp_path / "none")})
     report = run_latent_bench(**args)
     runs = report["suites"]["arith-easy"]["runs"]
     assert {(s["method"], s["batch_size"]) for s in runs} == {(m, b) for m in ("direct", "cot", "coconut")
@@ -28,10 +29,11 @@ def test_latent_bench_end_to_end(tmp_path, capsys):
         if s["method"] == "cot":
             assert s["tokens_vs_cot"] == 1.0 and s["accuracy_vs_cot"] == 0.0
     assert "prosqa-valid" not in report["suites"]
-    assert any("litereason-sft skipped" in n for n in report["notes"]) and any("prosqa-valid" in n for n in report["notes"])
+    assert any("litereason-rl skipped" in n for n in report["notes"]) and any("prosqa-valid" in n for n in report["notes"])
+    assert {s["method"] for s in report["suites"]["arith-easy-verbose"]["runs"]} == {"direct", "cot"}
     files = sorted((tmp_path / "b").glob("*.jsonl"))
     before = [f.read_text() for f in files]
-    assert [len(x.splitlines()) for x in before] == [6, 6]
+    assert [len(x.splitlines()) for x in before] == [4, 4, 6, 6]   # verbose suite first (sorted names)
     run_latent_bench(**args)
     assert [f.read_text() for f in files] == before
     assert "## arith-easy" in (tmp_path / "b" / "summary.md").read_text()

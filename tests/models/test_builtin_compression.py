@@ -58,3 +58,16 @@ def test_prosqa_coconut_answers_from_twelve_thoughts_better_than_a_direct_guess(
     res, acc = _solve("builtin:prosqa-coconut", "coconut", task, problems)
     assert acc >= 0.55 and all(r.usage.latent_tokens == 12 for r in res)
     assert all(r.output.startswith("Answer:") for r in res)
+
+
+@pytest.mark.skipif("arith-litereason" not in builtin_names(), reason="not shipped")
+def test_arith_litereason_thinks_its_rechecking_latently_and_keeps_most_of_cots_accuracy():
+    # measured on 300 `easy` problems: 86.7% at 37.1 generated + 5.0 latent tokens, against the verbose
+    # reasoner's CoT at 91.0% and 81.4 tokens (docs/methods/litereason.md)
+    task = get_task("arith")
+    problems = task.load("easy", limit=16, seed=0)
+    res, acc = _solve("builtin:arith-litereason", "litereason", task, problems)
+    cot, acc_cot = _solve("builtin:arith-verbose", "cot", task, problems)
+    assert acc >= acc_cot - 0.25
+    assert sum(bool(r.trace["implicit_thoughts"]) for r in res) >= 12   # it writes the marker
+    assert sum(r.usage.generated_tokens for r in res) < 0.6 * sum(r.usage.generated_tokens for r in cot)

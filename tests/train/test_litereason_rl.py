@@ -61,3 +61,23 @@ def test_train_litereason_rl_end_to_end(tmp_path, capsys):
     hist = meta["litereason"]["rl"]["history"]
     assert [h["round"] for h in hist] == [0, 1, 1, 1] and "eval_accuracy" in hist[-1]
     assert meta["litereason"]["blocks"] == 1 and (rl / "projector.safetensors").is_file()
+
+
+def test_the_projector_refresh_learns_from_the_policys_own_latent_samples_markers_left_out():
+    from leanthink.train.grpo import marker_mask, refresh_loss
+    from leanthink.train.litereason import add_litereason_tokens
+
+    model, tok = micro_llama()
+    add_litereason_tokens(model, tok)
+    enc = lambda s: tok(s, add_special_tokens=False)["input_ids"]  # noqa: E731
+    prompt = enc("a=1. b=a+2. What is b?\nReasoning:\n")
+    marker = enc("<implicit_thought>2</implicit_thought>")
+    items = prompt + enc("b=1+2=3\n") + marker + [LATENT, LATENT] + enc("Answer: 3")
+    mask = marker_mask(items, *tok.convert_tokens_to_ids(["<implicit_thought>", "</implicit_thought>"]))
+    at = len(prompt) + len(enc("b=1+2=3\n"))
+    assert [i for i, m in enumerate(mask) if m] == list(range(at, at + len(marker)))
+    proj = ReasoningProjector(model, 1).requires_grad_(True)
+    model.requires_grad_(False)
+    loss = refresh_loss(model, proj, [(items, len(prompt))], seed=0, rnd=0, step=0, tokenizer=tok)
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in proj.parameters())

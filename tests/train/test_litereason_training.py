@@ -105,3 +105,19 @@ def test_train_litereason_trains_only_the_projector_and_the_method_runs_it(tmp_p
     assert stages == ["projector", "projector", "policy"]
     tuned = load_file(policy / "model.safetensors")
     assert any(not torch.equal(before[k], tuned[k]) for k in before)
+
+
+def test_a_rescaled_projector_outputs_at_the_embeddings_mean_norm_and_reloads_as_rescaled(tmp_path):
+    from leanthink.models.projector import save_projector
+
+    model, _ = micro_llama()
+    target = model.get_input_embeddings().weight.norm(dim=-1).mean().item()
+    h = torch.randn(3, model.config.hidden_size) * 50
+    proj = ReasoningProjector(model, 2, rescale=True)
+    assert torch.allclose(proj(h).norm(dim=-1), torch.full((3,), target), rtol=1e-4)
+    save_projector(proj, tmp_path)
+    again = load_projector(tmp_path, model, 2)
+    assert again.scale is not None and torch.allclose(again(h), proj(h))
+    plain = ReasoningProjector(model, 2)   # a checkpoint saved without the buffer loads unscaled, as before
+    save_projector(plain, tmp_path)
+    assert load_projector(tmp_path, model, 2).scale is None and "scale" not in plain.state_dict()

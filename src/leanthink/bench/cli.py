@@ -122,11 +122,11 @@ def lightthinker(
 
 @app.command("latent")
 def latent(
-    suites: str = typer.Option("prosqa-small,prosqa-valid,arith-easy", help="Comma-separated suites."),
+    suites: str = typer.Option("prosqa-small,prosqa-valid,arith-easy,arith-easy-verbose", help="Comma-separated suites."),
     limit: int = typer.Option(100, help="Problems per suite."),
     batch_sizes: str = typer.Option("1,16", help="Batch sizes to time, comma-separated."),
     prosqa_data: Path = typer.Option(Path("../shared/data/prosqa_valid.json"), help="The real ProsQA file."),
-    model: list[str] = typer.Option([], help="Override a model: SUITE:LABEL=SPEC (LABEL base, coconut, litereason-sft, litereason)."),
+    model: list[str] = typer.Option([], help="Override a model: SUITE:LABEL=SPEC (LABEL base, coconut, litereason, litereason-rl)."),
     seed: int = typer.Option(0),
     out: Path = typer.Option(Path("results/latent"), help="Output directory."),
     progress: bool = typer.Option(True),

@@ -1,7 +1,8 @@
 """LiteReason (Gurung et al. 2025; ../shared/research.md §4): training data with implicit-thought
 markers, the latent rollout through the Reasoning Projector, and the projector's SFT (base frozen).
 
-A trace becomes: its steps, a random 10-25% of them (at least one) replaced by the marker
+A trace becomes (`--placement random`, the paper's; `settled` in train/placement.py chooses other
+steps): its steps, a random 10-25% of them (at least one) replaced by the marker
 `<implicit_thought>N</implicit_thought>` followed by N latent positions, N = clamp(round(0.2 × the
 step's tokens), 1, 5); then the answer and EOS. At a latent position the input embedding is the
 projector applied to the previous position's final hidden state. Latents sit at different columns in
@@ -166,6 +167,13 @@ class LiteReasonConfig:
     """After the projector: steps of SFT of the base on the same traces (projector frozen), so a model
     that never saw the marker learns to write it (0: the paper's projector-only SFT)."""
     policy_lr: float = 2e-4
+    placement: str = "random"
+    """Which steps become markers: `random` (the paper: 10-25% of the gold trace's steps) or `settled`
+    (ours: in the base's own correct traces, the lines after the answer has settled; train/placement.py)."""
+    traces: int = 2048
+    """`settled`: training problems whose own traces make the pool batches are drawn from."""
+    rescale: bool = False
+    """Projector output at the input embeddings' mean norm (models/projector.py)."""
     seed: int = 0
     threads: int | None = None
     bf16: bool = True
@@ -183,8 +191,13 @@ class LiteReasonConfig:
         checks.integer("--eval-limit", self.eval_limit, 1, 4096)
         checks.integer("--policy-steps", self.policy_steps, 0)
         checks.number("--policy-lr", self.policy_lr, 0, 1, low_open=True)
+        checks.choice("--placement", self.placement, PLACEMENTS)
+        checks.integer("--traces", self.traces, 1)
         checks.seed("--seed", self.seed)
         return self
+
+
+PLACEMENTS = ("random", "settled")
 
 
 def marked_batch(task, split: str, seed: int, index: int, size: int, tokenizer, style) -> dict[str, torch.Tensor]:
@@ -232,38 +245,68 @@ def train_litereason(cfg: LiteReasonConfig, progress: bool = True):
     add_litereason_tokens(model, tokenizer)
     model.eval().requires_grad_(False)   # the base stays frozen while the projector learns
     torch.manual_seed(cfg.seed)
-    projector = ReasoningProjector(model, cfg.blocks)
+    projector = ReasoningProjector(model, cfg.blocks, rescale=cfg.rescale)
     style = PromptStyle("plain")
-    held_out = marked_batch(task, cfg.eval_split, cfg.seed + 7919, 0, cfg.eval_limit, tokenizer, style)
+    if cfg.placement == "settled":
+        batch_at, held_out = settled_batches(cfg, task, model, tokenizer, style, progress)
+    else:
+        held_out = marked_batch(task, cfg.eval_split, cfg.seed + 7919, 0, cfg.eval_limit, tokenizer, style)
+
+        def batch_at(step: int):
+            return marked_batch(task, cfg.split, cfg.seed, step, cfg.batch_size, tokenizer, style)
 
     def held_out_loss() -> float:
         with torch.no_grad():
             return round(marked_loss(model, projector, **held_out, markers=False).item(), 4)
 
-    def batch(step: int):
-        return marked_batch(task, cfg.split, cfg.seed, step, cfg.batch_size, tokenizer, style)
-
     history = [{"stage": "projector", "step": 0, "eval_loss": held_out_loss()}]
     t0 = time.time()
     with Progress(disable=not progress) as bar:
         projector.requires_grad_(True)
-        fit(projector, lambda k: marked_loss(model, projector, **batch(k), markers=False), cfg.steps, cfg.lr, cfg.warmup,
+        fit(projector, lambda k: marked_loss(model, projector, **batch_at(k), markers=False), cfg.steps, cfg.lr, cfg.warmup,
             "projector", bar, history, held_out_loss, cfg.eval_every, t0, cfg.bf16)
         projector.requires_grad_(False)
         if cfg.policy_steps:   # the base learns to write markers where the data has them (see the docs)
             model.requires_grad_(True)
-            fit(model, lambda k: marked_loss(model, projector, **batch(cfg.steps + k)), cfg.policy_steps,
+            fit(model, lambda k: marked_loss(model, projector, **batch_at(cfg.steps + k)), cfg.policy_steps,
                 cfg.policy_lr, cfg.warmup, "policy", bar, history, held_out_loss, cfg.eval_every, t0, cfg.bf16)
             model.requires_grad_(False)
     from dataclasses import asdict
 
     meta = json.loads(json.dumps(_base_meta(cfg.init)))
     meta.update(task_options=sorted(base_task_options(cfg.task, cfg.init).items()),
-                litereason={"blocks": cfg.blocks, "sft": asdict(cfg), "history": history,
+                litereason={"blocks": cfg.blocks, "rescale": cfg.rescale, "sft": asdict(cfg), "history": history,
                             "train_time_s": round(time.time() - t0, 1)}, init_from=init_recipe(cfg.init))
     save_checkpoint(model, tokenizer, out, meta)
     save_projector(projector, out)
     return out
+
+
+def settled_batches(cfg: LiteReasonConfig, task, model, tokenizer, style, progress: bool):
+    """(batch at step k, held-out batch) of settled placement: the base's own correct traces of
+    `cfg.traces` training problems (and of `cfg.eval_limit` held-out ones), drawn by (seed, step)."""
+    from rich.progress import Progress
+
+    from ..engine.hf import HFEngine
+    from .placement import settled_example, settled_traces
+
+    engine = HFEngine.from_model(model, tokenizer, style, name=cfg.init)
+    with Progress(disable=not progress) as bar:
+        job = bar.add_task("own traces, settled lines", total=cfg.traces + cfg.eval_limit)
+        done = lambda n: bar.advance(job, n)   # noqa: E731
+        pool = [settled_example(engine, t) for t in settled_traces(
+            engine, task, task.load(cfg.split, limit=cfg.traces, seed=cfg.seed), on_batch=done)]
+        held = [settled_example(engine, t) for t in settled_traces(
+            engine, task, task.load(cfg.eval_split, limit=cfg.eval_limit, seed=cfg.seed + 7919), on_batch=done)]
+    if not pool or not held:
+        raise LeanthinkError(f"--placement settled: the base {cfg.init!r} solves none of the problems greedily; "
+                             "there are no own traces to place markers in")
+
+    def batch_at(step: int):
+        rng = random.Random(f"litereason/settled/{cfg.seed}/{step}")
+        return collate(rng.sample(pool, min(cfg.batch_size, len(pool))), tokenizer.pad_token_id)
+
+    return batch_at, collate(held, tokenizer.pad_token_id)
 
 
 def fit(module, loss_at, steps: int, lr: float, warmup: int, stage: str, bar, history: list, evaluate,
