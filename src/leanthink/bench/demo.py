@@ -27,6 +27,9 @@ DEMO_RUNS = (
     # compact reasoning: a reasoner that re-checks after it knows the answer, and what cuts it
     ("builtin:arith-verbose", "arith", "medium", ("cot", ("early-exit", {"agree": 2})), None),
     ("builtin:arith-l1", "arith", "medium", (("l1", {"target": 80}),), None),
+    # latent reasoning: the verbose reasoner's re-checks thought in five latents (docs/methods/litereason.md)
+    ("builtin:arith-verbose", "arith", "easy", ("cot",), None),
+    ("builtin:arith-litereason", "arith", "easy", ("litereason",), None),
     # routing: per query, the method and budget the shipped router picks (docs/methods/router.md)
     ("builtin:arith-verbose", "arith", "mixed", ("cot", ("route", {"router": "builtin:arith-verbose",
                                                                    "target_accuracy": 0.8})), None),
