@@ -82,6 +82,12 @@ class PromptStyle:
             return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return f"Question: {problem.question}\n{instruction}\nSolution:" + (" " if mode == "direct" else "\n")
 
+    @property
+    def answer_cue(self) -> str:
+        """Text that, appended after reasoning, makes the model write its answer next (early exit's probe,
+        LiteReason's settled placement): `Answer:` in the plain style, `\\boxed{` otherwise."""
+        return "Answer:" if self.name == "plain" else "\\boxed{"
+
     def response_prefix(self, mode: str) -> str:
         """Text the prompt forces at the start of the response; methods record it as part of the output
         so the answer can be extracted from the output alone."""

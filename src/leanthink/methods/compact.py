@@ -136,7 +136,7 @@ class EarlyExit(Decoding):
         import math
 
         style = engine.prompt_style
-        marker = self.end or ("Answer:" if style.name == "plain" else "\\boxed{")
+        marker = self.end or style.answer_cue
         results = []
         for chunk, seqs in self.prefilled(engine, problems):
             n = len(chunk)

@@ -174,8 +174,9 @@ def train_grpo(cfg: GRPOConfig, progress: bool = True) -> Path:
                                      batch_size=len(copies), seed=cfg.seed + k, record_items=True)
                 res = sampler.solve(engine, task, copies)
                 right = [float(task.grade(task.extract(r.output), p)) for r, p in zip(res, copies)]
-                own += [(r.trace["items"], r.usage.prompt_tokens) for r, c in zip(res, right)
-                        if c and r.usage.latent_tokens]
+                if cfg.refresh_steps:
+                    own += [(r.trace["items"], r.usage.prompt_tokens) for r, c in zip(res, right)
+                            if c and r.usage.latent_tokens]
                 length = [(r.usage.generated_tokens + r.usage.latent_tokens) / cfg.max_new_tokens for r in res]
                 rewards = [c - cfg.length_penalty * n for c, n in zip(right, length)]
                 adv = advantages(rewards, cfg.group)
